@@ -1,0 +1,41 @@
+#!/bin/bash
+# Sandbox PID 1 (under tini): make cgroups writable, keep dockerd running, keep a login shell on the tty.
+set -u
+
+prepare_cgroups() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    # cgroup v2: the root may hold no processes once controllers are delegated, so move ourselves to a leaf.
+    mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true
+    mkdir -p /sys/fs/cgroup/init
+    xargs -rn1 </sys/fs/cgroup/cgroup.procs >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
+    sed -e 's/ / +/g' -e 's/^/+/' </sys/fs/cgroup/cgroup.controllers \
+      >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    return
+  fi
+  # cgroup v1 without --privileged: each controller is mounted read-only; a bind remount flips only our view.
+  for dir in /sys/fs/cgroup/*/; do
+    mountpoint -q "$dir" && mount -o remount,bind,rw "$dir" 2>/dev/null
+  done
+  return 0
+}
+
+keep_dockerd_running() {
+  while true; do
+    # shellcheck disable=SC2086  # DOCKERD_ARGS is a list of flags
+    dockerd --host=unix:///var/run/docker.sock ${DOCKERD_ARGS:-} >>/var/log/dockerd.log 2>&1
+    echo "dockerd exited with $?; restarting" >>/var/log/dockerd.log
+    sleep 1
+  done
+}
+
+prepare_cgroups
+keep_dockerd_running &
+
+if [ ! -t 0 ]; then
+  exec sleep infinity
+fi
+cd /root || exit 1
+while true; do
+  bash --login
+  printf '\r\n(shell exited; a new one starts)\r\n'
+done

@@ -1,0 +1,120 @@
+"""PWD's JSON API: sessions and their instances, the playground, health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sessions import engine, parsing, sandboxes
+from sessions.models import Instance, Playground, Session
+from sessions.openapi import OPENAPI
+
+View = Callable[..., HttpResponse]
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+def json_api(view: View) -> View:
+    """Answer domain refusals as JSON errors with their status; the session id in the URL is the credential."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except sandboxes.SandboxError as e:
+            return error(e.status, e.code, str(e))
+        except Http404 as e:
+            return error(404, "not_found", str(e))
+
+    return wrapper
+
+
+def get_session(session_id: str) -> Session:
+    session = Session.objects.select_related("playground").filter(pk=session_id).first()
+    if session is None:
+        raise Http404(f"no session {session_id}")
+    return session
+
+
+def get_live_session(session_id: str) -> Session:
+    session = get_session(session_id)
+    if not session.is_live:
+        raise sandboxes.SessionEnded("this session has ended")
+    return session
+
+
+def get_instance(session: Session, name: str) -> Instance:
+    instance = session.live_instances().filter(name=name).first()
+    if instance is None:
+        raise Http404(f"no instance {name} in this session")
+    return instance
+
+
+@json_api
+@require_http_methods(["GET", "DELETE"])
+def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_session(session_id)
+    if request.method == "DELETE":
+        sandboxes.end_session(session, reason="deleted")
+    return JsonResponse(session.to_json())
+
+
+@json_api
+@require_POST
+def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_session(session_id)
+    sandboxes.end_session(session, reason="closed")
+    return JsonResponse(session.to_json())
+
+
+@json_api
+@require_POST
+def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_live_session(session_id)
+    spec = parsing.instance_request(request.body)
+    # PWD's docker-machine driver and SDK accept exactly 200 here.
+    return JsonResponse(sandboxes.add_instance(session, spec).to_json())
+
+
+@json_api
+@require_http_methods(["DELETE"])
+def instance_delete(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
+    instance = get_instance(get_live_session(session_id), name)
+    sandboxes.delete_instance(instance)
+    return JsonResponse(instance.to_json())
+
+
+@require_GET
+def images(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(Playground.for_host(request.get_host()).images, safe=False)
+
+
+@require_GET
+def my_playground(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(Playground.for_host(request.get_host()).to_json())
+
+
+@require_GET
+def ping(request: HttpRequest) -> HttpResponse:
+    """Tell a load balancer whether to send learners here: 503 engine down, 507 full."""
+    if not engine.ping():
+        return error(503, "engine_unreachable", "the Docker engine does not answer")
+    live = Instance.objects.exclude(state=Instance.State.GONE).count()
+    capacity = settings.MAX_INSTANCES_PER_HOST
+    if live >= capacity:
+        return error(507, "out_of_capacity", f"{live} of {capacity} instances in use")
+    return JsonResponse({"status": "ok", "instances": live, "capacity": capacity})
+
+
+@require_GET
+def openapi(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(OPENAPI)

@@ -1,0 +1,184 @@
+"""Playgrounds, the sessions learners start in them, and the sandbox instances of each session."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+DEFAULT_SANDBOX_IMAGE = "playground/dind:latest"
+
+
+def new_session_id() -> str:
+    """Return 130 random bits as lowercase base32: safe in URLs, DNS labels and ssh user names."""
+    return base64.b32encode(secrets.token_bytes(17)).decode().lower().rstrip("=")[:26]
+
+
+class Playground(models.Model):
+    domain = models.CharField(max_length=253, unique=True, help_text="Host name the site answers on.")
+    default_image = models.CharField(max_length=200, default=DEFAULT_SANDBOX_IMAGE)
+    extra_images = models.JSONField(default=list, blank=True, help_text="Other images learners may choose.")
+    session_duration = models.DurationField(default=timedelta(hours=4))
+    max_instances = models.PositiveSmallIntegerField(default=5)
+    memory_limit_mb = models.PositiveIntegerField(default=2048)
+    cpu_limit = models.FloatField(default=1.0, help_text="CPUs per instance.")
+    pids_limit = models.PositiveIntegerField(default=4096)
+    idle_timeout = models.DurationField(null=True, blank=True, help_text="Empty: sessions are never culled as idle.")
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @classmethod
+    def for_host(cls, host: str) -> Playground:
+        """Return the playground serving this host name, else the first one configured."""
+        domain = host.split(":")[0].lower()
+        playground = cls.objects.filter(domain=domain).first() or cls.objects.order_by("id").first()
+        if playground is None:
+            playground = cls.objects.create(domain=domain)
+        return playground
+
+    @property
+    def images(self) -> list[str]:
+        return list(dict.fromkeys([self.default_image, *self.extra_images]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "domain": self.domain,
+            "default_image": self.default_image,
+            "available_images": self.images,
+            "default_session_duration": int(self.session_duration.total_seconds()),
+            "max_instances": self.max_instances,
+            "memory_limit_mb": self.memory_limit_mb,
+            "cpu_limit": self.cpu_limit,
+            "pids_limit": self.pids_limit,
+            "idle_timeout": int(self.idle_timeout.total_seconds()) if self.idle_timeout else None,
+        }
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def live(self) -> SessionQuerySet:
+        return self.filter(state=Session.State.ACTIVE)
+
+
+class Session(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        ENDING = "ending"
+        ENDED = "ended"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_session_id, editable=False)
+    playground = models.ForeignKey(Playground, on_delete=models.PROTECT, related_name="sessions")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+    image_name = models.CharField(max_length=200, blank=True)
+    stack = models.URLField(max_length=500, blank=True)
+    stack_name = models.CharField(max_length=100, blank=True)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "expires_at"])]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_live(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+    @property
+    def default_image(self) -> str:
+        return self.image_name or self.playground.default_image
+
+    def claim_ending(self, reason: str) -> bool:
+        """Move an active session to ENDING; return False when another caller already did."""
+        # A conditional UPDATE, so two workers (or a worker and a DELETE request) never both end it.
+        now = timezone.now()
+        claimed = Session.objects.filter(pk=self.pk, state=self.State.ACTIVE).update(
+            state=self.State.ENDING, end_reason=reason, ended_at=now
+        )
+        self.refresh_from_db(fields=["state", "end_reason", "ended_at"])
+        return bool(claimed)
+
+    def mark_ended(self) -> None:
+        Session.objects.filter(pk=self.pk, state=self.State.ENDING).update(state=self.State.ENDED)
+        self.instances.exclude(state=Instance.State.GONE).update(state=Instance.State.GONE)
+        self.refresh_from_db(fields=["state"])
+
+    def live_instances(self) -> models.QuerySet[Instance]:
+        return self.instances.exclude(state=Instance.State.GONE).order_by("created_at", "id")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "image_name": self.default_image,
+            "stack": self.stack,
+            "stack_name": self.stack_name,
+            "host": self.playground.domain,
+            "instances": {i.name: i.to_json() for i in self.live_instances()},
+        }
+
+
+class Instance(models.Model):
+    class State(models.TextChoices):
+        PROVISIONING = "provisioning"
+        RUNNING = "running"
+        GONE = "gone"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
+    name = models.CharField(max_length=100, unique=True, help_text="The Docker container name.")
+    hostname = models.CharField(max_length=63)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    image = models.CharField(max_length=200)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PROVISIONING)
+    created_at = models.DateTimeField(default=timezone.now)
+    alias = models.CharField(max_length=63, blank=True, help_text="docker-machine alias.")
+    # Write-only: posted by the docker-machine driver, never serialised.
+    tls_ca_cert = models.TextField(blank=True)
+    tls_server_cert = models.TextField(blank=True)
+    tls_server_key = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            # Two concurrent adds pick the same first free nodeN; this makes one of them retry.
+            models.UniqueConstraint(
+                fields=["session", "hostname"], condition=~Q(state="gone"), name="unique_live_hostname"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.name})"
+
+    @property
+    def proxy_host(self) -> str:
+        """Return PWD's routing label: ip<a-b-c-d>-<session id>."""
+        return f"ip{(self.ip or '').replace('.', '-')}-{self.session_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "hostname": self.hostname,
+            "ip": self.ip or "",
+            "image": self.image,
+            "state": self.state,
+            "session_id": self.session_id,
+            "proxy_host": self.proxy_host,
+            "session_host": self.session.playground.domain,
+            "alias": self.alias,
+            "tls": bool(self.tls_server_cert),
+            "type": "linux",
+            "created_at": self.created_at.isoformat(),
+        }

@@ -1,0 +1,163 @@
+"""The OpenAPI 3.1 description of PWD's JSON API as served here."""
+
+from typing import Any
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERRORS = {
+    "400": _json(_ref("Error"), "Malformed input"),
+    "404": _json(_ref("Error"), "Unknown session or instance"),
+    "410": _json(_ref("Error"), "The session has ended"),
+}
+SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+INSTANCE_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Playground API",
+        "version": "1.0",
+        "description": "Play with Docker's public API. The session id is the credential: keep it secret.",
+    },
+    "paths": {
+        "/": {
+            "post": {
+                "summary": "Start a session",
+                "parameters": [
+                    {"name": "X-Requested-With", "in": "header", "schema": {"const": "XMLHttpRequest"}},
+                ],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "session-duration": {"type": "string", "examples": ["90m", "1h30m"]},
+                                    "image_name": {"type": "string"},
+                                    "stack": {"type": "string"},
+                                    "stack_name": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": _json(_ref("NewSession"), "With X-Requested-With: the new session"),
+                    "302": {"description": "Without it: redirect to /p/{session_id}"},
+                    "400": ERRORS["400"],
+                    "503": _json(_ref("Error"), "out_of_capacity"),
+                },
+            }
+        },
+        "/sessions/{session_id}": {
+            "parameters": [SESSION_ID],
+            "get": {
+                "summary": "A session and its instances",
+                "responses": {"200": _json(_ref("Session"), "The session"), "404": ERRORS["404"]},
+            },
+            "delete": {
+                "summary": "End a session and remove everything it owns",
+                "responses": {"200": _json(_ref("Session"), "The ended session"), "404": ERRORS["404"]},
+            },
+        },
+        "/sessions/{session_id}/close": {
+            "parameters": [SESSION_ID],
+            "post": {
+                "summary": "End a session (same as DELETE)",
+                "responses": {"200": _json(_ref("Session"), "The ended session"), "404": ERRORS["404"]},
+            },
+        },
+        "/sessions/{session_id}/instances": {
+            "parameters": [SESSION_ID],
+            "post": {
+                "summary": "Add an instance; returns once its Docker engine answers",
+                "requestBody": {"content": {"application/json": {"schema": _ref("NewInstance")}}},
+                "responses": {
+                    "200": _json(_ref("Instance"), "The running instance"),
+                    **ERRORS,
+                    "409": _json(_ref("Error"), "max_instances or hostname_taken"),
+                    "503": _json(_ref("Error"), "out_of_capacity or engine_error"),
+                },
+            },
+        },
+        "/sessions/{session_id}/instances/{name}": {
+            "parameters": [SESSION_ID, INSTANCE_NAME],
+            "delete": {
+                "summary": "Remove an instance, its container and storage",
+                "responses": {"200": _json(_ref("Instance"), "The removed instance"), **ERRORS},
+            },
+        },
+        "/instances/images": {
+            "get": {
+                "summary": "Images offered for instances",
+                "responses": {"200": _json({"type": "array", "items": {"type": "string"}}, "Image names")},
+            }
+        },
+        "/my/playground": {
+            "get": {"summary": "This site's playground", "responses": {"200": _json({"type": "object"}, "Settings")}}
+        },
+        "/ping": {
+            "get": {
+                "summary": "Health for load balancers",
+                "responses": {
+                    "200": {"description": "Ready"},
+                    "503": {"description": "Docker engine unreachable"},
+                    "507": {"description": "At capacity"},
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["error", "message"],
+            },
+            "NewSession": {
+                "type": "object",
+                "properties": {"session_id": {"type": "string"}, "hostname": {"type": "string"}},
+            },
+            "NewInstance": {
+                "type": "object",
+                "description": "Keys are case-insensitive. TLS fields are base64 PEM, write-only.",
+                "properties": {
+                    "ImageName": {"type": "string"},
+                    "Hostname": {"type": "string"},
+                    "Envs": {"type": "array", "items": {"type": "string"}},
+                    "Networks": {"type": "array", "description": "Ignored"},
+                    "Alias": {"type": "string"},
+                    "ServerCert": {"type": "string"},
+                    "ServerKey": {"type": "string"},
+                    "CACert": {"type": "string"},
+                    "Cert": {"type": "string", "description": "Ignored"},
+                    "Key": {"type": "string", "description": "Ignored"},
+                },
+            },
+            "Instance": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "string"}
+                    for k in ("name", "hostname", "ip", "image", "state", "session_id", "proxy_host", "alias")
+                },
+            },
+            "Session": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {"enum": ["active", "ending", "ended"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "instances": {"type": "object", "additionalProperties": _ref("Instance")},
+                },
+            },
+        }
+    },
+}

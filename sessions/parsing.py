@@ -1,0 +1,103 @@
+"""Turn what clients send (PWD's form fields and JSON bodies) into validated values, or BadInput."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from sessions.sandboxes import BadInput, InstanceRequest
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TLS_FIELDS = {"cacert": "tls_ca_cert", "servercert": "tls_server_cert", "serverkey": "tls_server_key"}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """Parse a Go duration ("90m", "1h30m", "20s") or plain seconds; empty means the default."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise BadInput(f"session-duration {text!r} is not a duration like 90m, 1h30m or 45s")
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds <= 0:
+        raise BadInput("session-duration must be positive")
+    return timedelta(seconds=seconds)
+
+
+def json_body(raw: bytes) -> dict[str, Any]:
+    """Decode a JSON object whose keys are compared case-insensitively (as PWD's clients expect)."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInput(f"the body is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def _string(body: dict[str, Any], key: str, label: str) -> str:
+    value = body.get(key) or ""
+    if not isinstance(value, str):
+        raise BadInput(f"{label} must be a string")
+    return value.strip()
+
+
+def _envs(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInput('Envs must be a list of "NAME=value" strings')
+    env = {}
+    for item in value:
+        name, sep, val = item.partition("=")
+        if not sep or not _ENV_NAME.match(name):
+            raise BadInput(f'Envs entry {item!r} is not of the form "NAME=value"')
+        env[name] = val
+    return env
+
+
+def _pem(body: dict[str, Any], key: str) -> str:
+    encoded = _string(body, key, key)
+    if not encoded:
+        return ""
+    try:
+        text = base64.b64decode(encoded, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError) as e:
+        raise BadInput(f"{key} must be base64 of a PEM document") from e
+    if "-----BEGIN " not in text:
+        raise BadInput(f"{key} must be base64 of a PEM document")
+    return text
+
+
+def instance_request(raw: bytes) -> InstanceRequest:
+    """Parse the body of POST /sessions/{id}/instances."""
+    body = json_body(raw)
+    hostname = _string(body, "hostname", "Hostname").lower()
+    if hostname and not _HOSTNAME.match(hostname):
+        raise BadInput(f"Hostname {hostname!r} is not a valid host name (letters, digits and dashes)")
+    alias = _string(body, "alias", "Alias").lower()
+    if alias and not _HOSTNAME.match(alias):
+        raise BadInput(f"Alias {alias!r} is not a valid host name label")
+    tls = {field: _pem(body, key) for key, field in _TLS_FIELDS.items()}
+    if any(tls.values()) and not all(tls.values()):
+        raise BadInput("ServerCert, ServerKey and CACert go together")
+    return InstanceRequest(
+        image=_string(body, "imagename", "ImageName"),
+        hostname=hostname,
+        env=_envs(body.get("envs")),
+        alias=alias,
+        **tls,
+    )

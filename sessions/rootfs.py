@@ -1,0 +1,111 @@
+"""Build container images from Debian packages, with no registry: debootstrap a root, tar it, import it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+
+from sessions import engine
+
+Progress = Callable[[str], None]
+
+DEBIAN_SUITE = "trixie"
+# debootstrap's stage lines, without the one-line-per-package noise.
+_MILESTONES = tuple(
+    f"I: {stage}"
+    for stage in (
+        "Retrieving Release",
+        "Resolving",
+        "Installing core",
+        "Unpacking required",
+        "Configuring required",
+        "Unpacking the base",
+        "Configuring the base",
+        "Base system",
+    )
+)
+
+
+def recipe_hash(*parts: Path | str) -> str:
+    """Return a short digest of the files and strings that define an image."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.read_bytes() if isinstance(part, Path) else part.encode()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()[:16]
+
+
+def read_package_list(path: Path) -> list[str]:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def debootstrap(target: Path, packages: Iterable[str], progress: Progress, variant: str = "minbase") -> None:
+    """Install a Debian root into target, reporting debootstrap's progress lines."""
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError("debootstrap is not installed: apt-get install debootstrap")
+    cache = settings.DATA_DIR / "cache" / "debootstrap"
+    cache.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "debootstrap",
+        f"--variant={variant}",
+        f"--cache-dir={cache}",
+        f"--include={','.join(packages)}",
+        DEBIAN_SUITE,
+        str(target),
+        settings.DEBIAN_MIRROR,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    tail: list[str] = []
+    for line in proc.stdout:
+        line = line.rstrip()
+        tail = [*tail[-20:], line]
+        if line.startswith(_MILESTONES):
+            progress(f"  {line[3:]}")
+    if proc.wait() != 0:
+        raise RuntimeError("debootstrap failed:\n" + "\n".join(tail))
+
+
+def slim(root: Path) -> None:
+    """Drop package caches and lists that only make the image bigger."""
+    for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*", "var/log/*.log"):
+        for path in root.glob(pattern):
+            if path.is_file():
+                path.unlink()
+
+
+def import_root(root: Path, tag: str, changes: list[str], progress: Progress) -> None:
+    """Tar the root and import it into the engine as tag."""
+    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as tmp:
+        tarball = Path(tmp) / "rootfs.tar"
+        progress("packing the root file system")
+        subprocess.run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(tarball), "."], check=True)
+        progress(f"importing {tarball.stat().st_size // 2**20} MiB into the engine as {tag}")
+        engine.import_rootfs(tarball, tag, changes)
+
+
+@contextlib.contextmanager
+def build_directory() -> Iterator[Path]:
+    """Yield an empty folder for a root, removed afterwards even if debootstrap left mounts inside."""
+    build = settings.DATA_DIR / "build"
+    build.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=build))
+    try:
+        yield path
+    finally:
+        _unmount_below(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _unmount_below(path: Path) -> None:
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{path}/")), reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False)

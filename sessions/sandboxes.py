@@ -1,0 +1,197 @@
+"""Start and end sessions, add and remove their instances: the database and the engine, kept in step."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sessions import engine
+from sessions.models import Instance, Playground, Session
+
+log = logging.getLogger(__name__)
+
+
+class SandboxError(Exception):
+    """A request the platform refuses; carries the HTTP status and a stable error code."""
+
+    status = 400
+    code = "bad_request"
+
+
+class BadInput(SandboxError):
+    pass
+
+
+class SessionEnded(SandboxError):
+    status = 410
+    code = "session_ended"
+
+
+class TooManyInstances(SandboxError):
+    status = 409
+    code = "max_instances"
+
+
+class HostnameTaken(SandboxError):
+    status = 409
+    code = "hostname_taken"
+
+
+class OutOfCapacity(SandboxError):
+    status = 503
+    code = "out_of_capacity"
+
+
+class EngineTrouble(SandboxError):
+    status = 503
+    code = "engine_error"
+
+
+@dataclass
+class InstanceRequest:
+    image: str = ""
+    hostname: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    alias: str = ""
+    tls_ca_cert: str = ""
+    tls_server_cert: str = ""
+    tls_server_key: str = ""
+
+
+def start_session(playground: Playground, duration: timedelta | None = None, image: str = "", **extra: str) -> Session:
+    """Create a session with its private network; refuse early when the engine has no room."""
+    if image and image not in playground.images:
+        raise BadInput(f"image {image!r} is not offered here; choose one of {', '.join(playground.images)}")
+    lifetime = min(duration, playground.session_duration) if duration else playground.session_duration
+    session = Session.objects.create(
+        playground=playground, expires_at=timezone.now() + lifetime, image_name=image, **extra
+    )
+    try:
+        engine.create_session_network(session.id)
+    except engine.OutOfCapacity as e:
+        session.delete()
+        raise OutOfCapacity(str(e)) from e
+    except engine.EngineError as e:
+        session.delete()
+        raise EngineTrouble(str(e)) from e
+    return session
+
+
+def add_instance(session: Session, request: InstanceRequest) -> Instance:
+    """Start a new sandbox in the session and return it once its inner engine answers."""
+    if request.image and request.image not in session.playground.images:
+        raise BadInput(
+            f"image {request.image!r} is not offered here; choose one of {', '.join(session.playground.images)}"
+        )
+    live_on_host = Instance.objects.exclude(state=Instance.State.GONE).count()
+    if live_on_host >= settings.MAX_INSTANCES_PER_HOST:
+        raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
+    instance = _reserve(session, request)
+    playground = session.playground
+    spec = engine.SandboxSpec(
+        name=instance.name,
+        hostname=instance.hostname,
+        session_id=session.id,
+        image=instance.image,
+        memory_mb=playground.memory_limit_mb,
+        cpus=playground.cpu_limit,
+        pids=playground.pids_limit,
+        env=request.env,
+    )
+    try:
+        instance.ip = engine.run_sandbox(spec)
+        engine.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
+        _confirm_running(instance)
+    except Exception as e:
+        _discard(instance)
+        if isinstance(e, SandboxError):
+            raise
+        if isinstance(e, engine.EngineError):
+            raise EngineTrouble(str(e)) from e
+        raise
+    return instance
+
+
+def _reserve(session: Session, request: InstanceRequest) -> Instance:
+    """Insert the instance row, choosing its hostname, within the session's instance limit."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                locked = Session.objects.select_for_update().get(pk=session.pk)
+                if not locked.is_live:
+                    raise SessionEnded("this session has ended")
+                taken = set(locked.live_instances().values_list("hostname", flat=True))
+                limit = locked.playground.max_instances
+                if len(taken) >= limit:
+                    raise TooManyInstances(f"a session may have at most {limit} instances")
+                hostname = request.hostname or _first_free_hostname(taken)
+                if hostname in taken:
+                    raise HostnameTaken(f"hostname {hostname} is already used in this session")
+                return Instance.objects.create(
+                    session=locked,
+                    name=f"pg-{session.id[:8]}-{hostname}-{secrets.token_hex(3)}",
+                    hostname=hostname,
+                    image=request.image or locked.default_image,
+                    alias=request.alias,
+                    tls_ca_cert=request.tls_ca_cert,
+                    tls_server_cert=request.tls_server_cert,
+                    tls_server_key=request.tls_server_key,
+                )
+        except IntegrityError:
+            continue  # a concurrent add took the same hostname; look again
+    raise HostnameTaken("too many concurrent additions to this session; try again")
+
+
+def _first_free_hostname(taken: set[str]) -> str:
+    n = 1
+    while f"node{n}" in taken:
+        n += 1
+    return f"node{n}"
+
+
+def _confirm_running(instance: Instance) -> None:
+    """Mark the instance running, unless its session ended while it was starting."""
+    # Ending a session removes the objects that existed then; a sandbox started meanwhile must not survive it.
+    updated = Instance.objects.filter(
+        pk=instance.pk, state=Instance.State.PROVISIONING, session__state=Session.State.ACTIVE
+    ).update(state=Instance.State.RUNNING, ip=instance.ip)
+    if not updated:
+        raise SessionEnded("the session ended while the instance was starting")
+    instance.state = Instance.State.RUNNING
+
+
+def _discard(instance: Instance) -> None:
+    try:
+        engine.remove_sandbox(instance.name)
+    except engine.EngineError:
+        log.exception("could not remove half-created sandbox %s; the sweep will", instance.name)
+    instance.delete()
+
+
+def delete_instance(instance: Instance) -> None:
+    """Remove the instance's container and storage, then mark it gone."""
+    try:
+        engine.remove_sandbox(instance.name)
+    except engine.EngineError as e:
+        raise EngineTrouble(str(e)) from e
+    Instance.objects.filter(pk=instance.pk).update(state=Instance.State.GONE)
+    instance.state = Instance.State.GONE
+
+
+def end_session(session: Session, reason: str) -> None:
+    """End the session and remove everything it owns; safe to call again after a failure halfway."""
+    if session.state == Session.State.ENDED:
+        return
+    session.claim_ending(reason)
+    try:
+        engine.remove_session_objects(session.id)
+    except engine.EngineError as e:
+        # The session stays ENDING; the next call (or the sweep) finishes the removal.
+        raise EngineTrouble(str(e)) from e
+    session.mark_ended()

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from sessions import api, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("p/<str:session_id>", views.session_page, name="session-page"),
+    path("sessions/<str:session_id>", api.session_detail, name="session-detail"),
+    path("sessions/<str:session_id>/close", api.session_close, name="session-close"),
+    path("sessions/<str:session_id>/instances", api.instance_create, name="instance-create"),
+    path("sessions/<str:session_id>/instances/<str:name>", api.instance_delete, name="instance-delete"),
+    path("instances/images", api.images, name="images"),
+    path("my/playground", api.my_playground, name="my-playground"),
+    path("ping", api.ping, name="ping"),
+    path("api/openapi.json", api.openapi, name="openapi"),
+]

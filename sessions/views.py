@@ -1,0 +1,66 @@
+"""HTML pages: the landing page with its Start button, and a session's page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from sessions import parsing, sandboxes
+from sessions.api import error, get_session
+from sessions.models import Playground
+
+View = Callable[..., HttpResponse]
+
+
+def csrf_unless_xhr(view: View) -> View:
+    """Require a CSRF token from forms, but not from XMLHttpRequest clients (PWD's SDK, curl).
+
+    A page on another origin cannot add X-Requested-With without a CORS preflight, and the preflight only
+    succeeds for CORS_ALLOWED_ORIGINS, so the header itself proves the caller is allowed.
+    """
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+            return view(request, *args, **kwargs)
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+@csrf_unless_xhr
+@require_http_methods(["GET", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    playground = Playground.for_host(request.get_host())
+    if request.method == "GET":
+        return render(request, "home.html", {"playground": playground})
+    xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    try:
+        session = sandboxes.start_session(
+            playground,
+            duration=parsing.parse_duration(request.POST.get("session-duration", "")),
+            image=request.POST.get("image_name", "").strip(),
+            stack=request.POST.get("stack", "").strip(),
+            stack_name=request.POST.get("stack_name", "").strip(),
+        )
+    except sandboxes.SandboxError as e:
+        if xhr:
+            return error(e.status, e.code, str(e))
+        return render(request, "home.html", {"playground": playground, "error": str(e)}, status=e.status)
+    if xhr:
+        return JsonResponse({"session_id": session.id, "hostname": playground.domain})
+    return redirect("session-page", session_id=session.id)
+
+
+@require_GET
+def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_session(session_id)
+    return render(request, "session.html", {"session": session, "instances": session.live_instances()})

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real Docker engine with the sandbox image, and sessions that never outlive a test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from sessions import engine, sandboxes
+from sessions.models import Instance, Playground, Session
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    assert engine.ping(), f"no Docker engine at {settings.DOCKER_HOST}: run bin/setup"
+    assert engine.image_recipe(settings.SANDBOX_IMAGE) is not None, "no sandbox image: run bin/setup"
+
+
+@pytest.fixture
+def playground(db: None) -> Playground:
+    return Playground.for_host("testserver")
+
+
+@pytest.fixture
+def live(docker_engine: None, transactional_db: None, playground: Playground) -> Iterator[Playground]:
+    """Give a test the real engine; end every session it started, whatever happens."""
+    yield playground
+    for session in Session.objects.exclude(state=Session.State.ENDED):
+        sandboxes.end_session(session, reason="test teardown")
+
+
+class Api:
+    """The JSON API as PWD's SDK calls it."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def start(self, **form: str) -> str:
+        response = self.client.post("/", form, headers={"x-requested-with": "XMLHttpRequest"})
+        assert response.status_code == 200, response.content
+        return str(response.json()["session_id"])
+
+    def add(self, session_id: str, body: Any = None, status: int = 200) -> dict[str, Any]:
+        data = body if isinstance(body, (str, bytes)) else json.dumps(body or {})
+        response = self.client.post(f"/sessions/{session_id}/instances", data, content_type="application/json")
+        assert response.status_code == status, response.content
+        return dict(response.json())
+
+    def get(self, session_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/sessions/{session_id}")
+        assert response.status_code == 200, response.content
+        return dict(response.json())
+
+
+@pytest.fixture
+def api(client: Client) -> Api:
+    return Api(client)
+
+
+def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
+    """Run a shell script inside an instance; return its exit code and output."""
+    name = instance["name"] if isinstance(instance, dict) else instance.name
+    code, output = engine.exec_run(name, ["sh", "-c", script])
+    return code, output.decode(errors="replace")

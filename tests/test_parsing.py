@@ -1,0 +1,67 @@
+import base64
+from datetime import timedelta
+
+import pytest
+
+from sessions.parsing import instance_request, parse_duration
+from sessions.sandboxes import BadInput
+
+PEM = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90m", timedelta(minutes=90)),
+        ("1h30m", timedelta(minutes=90)),
+        ("20s", timedelta(seconds=20)),
+        ("45", timedelta(seconds=45)),
+    ],
+)
+def test_it_reads_go_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+def test_it_treats_an_empty_duration_as_the_default() -> None:
+    assert parse_duration("") is None
+
+
+@pytest.mark.parametrize("text", ["soon", "10x", "-5m", "0s", "5m later"])
+def test_it_refuses_bad_durations(text: str) -> None:
+    with pytest.raises(BadInput):
+        parse_duration(text)
+
+
+def test_it_reads_keys_case_insensitively() -> None:
+    request = instance_request(b'{"imagename": "img", "HOSTNAME": "Web1", "envs": ["A=1", "B=x=y"]}')
+    assert (request.image, request.hostname, request.env) == ("img", "web1", {"A": "1", "B": "x=y"})
+
+
+def test_it_accepts_pwds_sdk_body() -> None:
+    request = instance_request(b'{"Hostname":"node1","ImageName":"","Envs":[],"Networks":[]}')
+    assert (request.image, request.hostname, request.env) == ("", "node1", {})
+
+
+def test_it_decodes_docker_machine_tls_material() -> None:
+    request = instance_request(f'{{"ServerCert": "{PEM}", "ServerKey": "{PEM}", "CACert": "{PEM}"}}'.encode())
+    assert request.tls_server_cert.startswith("-----BEGIN CERTIFICATE-----")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"Hostname": 5}',
+        b'{"Hostname": "under_score"}',
+        b'{"Envs": "A=1"}',
+        b'{"Envs": ["no-equals"]}',
+        b'{"ServerCert": "!!!"}',
+        b'{"ServerCert": "aGVsbG8="}',
+        f'{{"ServerCert": "{PEM}"}}'.encode(),
+        b"\xff\xfe",
+    ],
+)
+def test_it_refuses_malformed_bodies(body: bytes) -> None:
+    with pytest.raises(BadInput):
+        instance_request(body)
