@@ -108,6 +108,7 @@ LOGGING = {
 
 # Sandboxes
 DOCKER_HOST = env.str("DOCKER_HOST", default="unix:///var/run/docker.sock")
+SANDBOX_DEPLOYMENT = env.str("SANDBOX_DEPLOYMENT", default="default")
 SANDBOX_IMAGE = env.str("SANDBOX_IMAGE", default="playground/dind:latest")
 # "auto" probes the engine once; "true"/"false" skip the probe.
 SANDBOX_PRIVILEGED = env.str("SANDBOX_PRIVILEGED", default="auto")
@@ -118,4 +119,6 @@ PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 
 # Tests share one file database, so worker and server processes they start see the same rows.
-DATABASES["default"].setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test.sqlite3")
+DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
+    "TEST_DATABASE_NAME", default=str(DATA_DIR / "test.sqlite3")
+)

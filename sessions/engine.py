@@ -26,6 +26,8 @@ LABEL_SESSION = "playground.session"
 LABEL_INSTANCE = "playground.instance"
 LABEL_ROLE = "playground.role"
 LABEL_RECIPE = "playground.recipe"
+# Several deployments (a dev server and a test run, say) may share one engine; each reconciles only its own.
+LABEL_DEPLOYMENT = "playground.deployment"
 
 
 class EngineError(Exception):
@@ -65,7 +67,7 @@ def ping() -> bool:
 
 
 def _labels(session_id: str, role: str, instance: str = "") -> dict[str, str]:
-    labels = {LABEL_SESSION: session_id, LABEL_ROLE: role}
+    labels = {LABEL_SESSION: session_id, LABEL_ROLE: role, LABEL_DEPLOYMENT: settings.SANDBOX_DEPLOYMENT}
     if instance:
         labels[LABEL_INSTANCE] = instance
     return labels
@@ -281,9 +283,10 @@ def _raise_if_any(errors: list[str | None]) -> None:
 
 
 def labelled_objects(session_id: str | None = None) -> dict[str, list[str]]:
-    """List the ids of containers, volumes and networks carrying our labels (optionally of one session)."""
+    """List the ids of this deployment's containers, volumes and networks (optionally of one session)."""
     api = client().api
-    flt = {"label": f"{LABEL_SESSION}={session_id}" if session_id else LABEL_SESSION}
+    session_label = f"{LABEL_SESSION}={session_id}" if session_id else LABEL_SESSION
+    flt = {"label": [f"{LABEL_DEPLOYMENT}={settings.SANDBOX_DEPLOYMENT}", session_label]}
     return {
         "containers": [c["Id"] for c in api.containers(all=True, filters=flt)],
         "volumes": [v["Name"] for v in api.volumes(filters=flt).get("Volumes") or []],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,9 @@ from django.test import Client
 
 from sessions import engine, sandboxes
 from sessions.models import Instance, Playground, Session
+
+# Our sandboxes carry this label, so a test run never reconciles away a dev server's (or another run's) objects.
+os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
