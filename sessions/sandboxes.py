@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sessions import engine
+from sessions import engine, events
 from sessions.models import Instance, Playground, Session
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,16 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
         if isinstance(e, engine.EngineError):
             raise EngineTrouble(str(e)) from e
         raise
+    _tell(session.id, "instance new", instance.name, instance.ip, instance.hostname, instance.proxy_host)
     return instance
+
+
+def _tell(session_id: str, name: str, *args: object) -> None:
+    """Notify viewers; a missing notification must never undo or fail the change itself."""
+    try:
+        events.publish(session_id, name, *args)
+    except Exception:
+        log.exception("could not publish %r to session %s", name, session_id)
 
 
 def _reserve(session: Session, request: InstanceRequest) -> Instance:
@@ -182,6 +191,7 @@ def delete_instance(instance: Instance) -> None:
         raise EngineTrouble(str(e)) from e
     Instance.objects.filter(pk=instance.pk).update(state=Instance.State.GONE)
     instance.state = Instance.State.GONE
+    _tell(instance.session_id, "instance delete", instance.name)
 
 
 def end_session(session: Session, reason: str) -> None:
@@ -195,3 +205,4 @@ def end_session(session: Session, reason: str) -> None:
         # The session stays ENDING; the next call (or the sweep) finishes the removal.
         raise EngineTrouble(str(e)) from e
     session.mark_ended()
+    _tell(session.id, "session end")
