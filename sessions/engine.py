@@ -6,11 +6,15 @@ reconciled with the database.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
+import json
 import logging
+import struct
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,3 +316,79 @@ def import_rootfs(tarball: Path, tag: str, changes: list[str]) -> None:
         client().api.import_image_from_file(str(tarball), repository=repository, tag=version, changes=changes)
     except DockerException as e:
         raise EngineError(f"docker import failed: {e}") from e
+
+
+# Async callers (consumers, the ssh gateway) reach the blocking SDK through this bounded pool.
+_EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
+
+
+async def run_blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking engine call off the event loop, in a bounded pool."""
+    return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, functools.partial(fn, *args, **kwargs))
+
+
+@dataclass
+class ExecStream:
+    """A process started inside a sandbox, with its stdio as a raw asyncio stream."""
+
+    exec_id: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    tty: bool
+
+    async def resize(self, cols: int, rows: int) -> None:
+        await run_blocking(client().api.exec_resize, self.exec_id, height=rows, width=cols)
+
+    async def exit_code(self) -> int | None:
+        """Return the exit code once the process has ended, else None."""
+        info = await run_blocking(client().api.exec_inspect, self.exec_id)
+        return None if info["Running"] else info["ExitCode"]
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        """Read one (stream, data) frame of a non-tty exec: stream 1 is stdout, 2 stderr; (0, b"") at the end."""
+        try:
+            header = await self.reader.readexactly(8)
+            stream, size = header[0], struct.unpack(">I", header[4:])[0]
+            return stream, await self.reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            return 0, b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _open_engine_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    url = settings.DOCKER_HOST
+    if url.startswith("unix://"):
+        return await asyncio.open_unix_connection(url.removeprefix("unix://"))
+    host, _, port = url.removeprefix("tcp://").rpartition(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def open_exec(
+    name: str, cmd: list[str], *, tty: bool = True, env: dict[str, str] | None = None, workdir: str | None = None
+) -> ExecStream:
+    """Start cmd inside the sandbox and return its stdin/stdout as a hijacked, non-blocking stream."""
+    try:
+        created = await run_blocking(
+            client().api.exec_create, name, cmd, stdin=True, tty=tty, environment=env, workdir=workdir
+        )
+        reader, writer = await _open_engine_connection()
+    except (DockerException, OSError) as e:
+        raise EngineError(f"could not start {cmd[0]} in {name}: {e}") from e
+    exec_id = created["Id"]
+    body = json.dumps({"Detach": False, "Tty": tty}).encode()
+    head = (
+        f"POST /v{client().api.api_version}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
+        f"Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    await writer.drain()
+    status = await reader.readline()
+    while (await reader.readline()) not in (b"\r\n", b""):
+        pass  # the remaining response headers
+    if b" 101 " not in status and b" 200 " not in status:
+        writer.close()
+        raise EngineError(f"could not attach to {cmd[0]} in {name}: {status.decode(errors='replace').strip()}")
+    return ExecStream(exec_id, reader, writer, tty)

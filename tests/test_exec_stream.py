@@ -1,0 +1,43 @@
+"""The engine's async exec stream: what terminals and the ssh gateway are built on."""
+
+import asyncio
+
+from sessions import engine
+from sessions.models import Playground
+from tests.conftest import Api
+
+
+async def _run(name: str, cmd: list[str], tty: bool, stdin: bytes = b"") -> tuple[bytes, bytes, int | None]:
+    stream = await engine.open_exec(name, cmd, tty=tty)
+    if stdin:
+        stream.writer.write(stdin)
+        await stream.writer.drain()
+    if not tty:
+        stream.writer.write_eof()
+    out, err = b"", b""
+    if tty:
+        out = await asyncio.wait_for(stream.reader.read(), 10)
+    else:
+        while True:
+            kind, data = await asyncio.wait_for(stream.read_frame(), 10)
+            if not data:
+                break
+            if kind == 1:
+                out += data
+            else:
+                err += data
+    stream.close()
+    return out, err, await stream.exit_code()
+
+
+def test_it_separates_stdout_stderr_and_exit_code(live: Playground, api: Api) -> None:
+    node = api.add(api.start())
+    result = asyncio.run(_run(node["name"], ["sh", "-c", "cat; echo oops >&2; exit 3"], False, b"piped in\n"))
+    assert result == (b"piped in\n", b"oops\n", 3)
+
+
+def test_it_gives_a_tty_that_echoes_input(live: Playground, api: Api) -> None:
+    node = api.add(api.start())
+    out, _, code = asyncio.run(_run(node["name"], ["sh", "-c", "read x; echo got-$x"], True, b"abc\r"))
+    assert b"got-abc" in out
+    assert code == 0
