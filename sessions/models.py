@@ -43,6 +43,15 @@ class Playground(models.Model):
         return playground
 
     @property
+    def duration_label(self) -> str:
+        """Return the session length as people say it: "4 hours", "90 minutes"."""
+        minutes = int(self.session_duration.total_seconds() // 60)
+        if minutes % 60 == 0:
+            hours = minutes // 60
+            return f"{hours} hour{'s' if hours != 1 else ''}"
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+    @property
     def images(self) -> list[str]:
         return list(dict.fromkeys([self.default_image, *self.extra_images]))
 

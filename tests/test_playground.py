@@ -1,0 +1,29 @@
+from datetime import timedelta
+
+import pytest
+
+from sessions.models import Playground
+
+
+@pytest.mark.parametrize(
+    ("duration", "label"),
+    [(timedelta(hours=4), "4 hours"), (timedelta(hours=1), "1 hour"), (timedelta(minutes=90), "90 minutes")],
+)
+def test_it_says_how_long_sessions_last(duration: timedelta, label: str) -> None:
+    assert Playground(session_duration=duration).duration_label == label
+
+
+def test_it_serves_the_playground_of_the_host(db: None) -> None:
+    training = Playground.objects.create(domain="training.example")
+    Playground.objects.create(domain="labs.example")
+    assert Playground.for_host("training.example:8000") == training
+
+
+def test_it_falls_back_to_the_first_playground(db: None) -> None:
+    first = Playground.objects.create(domain="first.example")
+    assert Playground.for_host("unknown.example") == first
+
+
+def test_it_lists_the_default_image_first(db: None) -> None:
+    playground = Playground(default_image="a", extra_images=["b", "a", "c"])
+    assert playground.images == ["a", "b", "c"]
