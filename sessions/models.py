@@ -61,9 +61,18 @@ class Playground(models.Model):
         }
 
 
+# Activity is recorded at this resolution, so a busy terminal costs one write per half minute, not per key.
+ACTIVITY_RESOLUTION = timedelta(seconds=30)
+
+
 class SessionQuerySet(models.QuerySet["Session"]):
     def live(self) -> SessionQuerySet:
         return self.filter(state=Session.State.ACTIVE)
+
+    def touch(self) -> int:
+        """Record activity now on these sessions, skipping those touched within ACTIVITY_RESOLUTION."""
+        now = timezone.now()
+        return self.filter(last_activity_at__lt=now - ACTIVITY_RESOLUTION).update(last_activity_at=now)
 
 
 class Session(models.Model):
@@ -99,6 +108,10 @@ class Session(models.Model):
     @property
     def default_image(self) -> str:
         return self.image_name or self.playground.default_image
+
+    def touch(self) -> None:
+        """Record that a learner used the session (API call, terminal input, SSH traffic)."""
+        Session.objects.filter(pk=self.pk).touch()
 
     def claim_ending(self, reason: str) -> bool:
         """Move an active session to ENDING; return False when another caller already did."""
