@@ -75,6 +75,9 @@ def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
     return code, output.decode(errors="replace")
 
 
+# What engine.labelled_objects() lists once everything of a session is removed.
+NOTHING: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
+
 # The Celery processes' own Redis database (issue 4), so their queues never mix with other runs'.
 CELERY_REDIS_URL = "redis://127.0.0.1:6379/4"
 

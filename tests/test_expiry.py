@@ -8,10 +8,8 @@ from django.utils import timezone
 
 from sessions import engine
 from sessions.models import Instance, Playground, Session
-from tests.conftest import Api
+from tests.conftest import NOTHING, Api
 from tests.processes import Processes, wait_until
-
-NOTHING = {"containers": [], "volumes": [], "networks": []}
 
 
 def test_it_removes_a_15s_session_within_5s_of_its_deadline(live: Playground, celery: Processes, api: Api) -> None:

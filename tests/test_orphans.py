@@ -7,10 +7,8 @@ from django.test import override_settings
 
 from sessions import engine
 from sessions.models import Instance, Playground, Session, new_session_id
-from tests.conftest import Api
+from tests.conftest import NOTHING, Api
 from tests.processes import Processes, wait_until
-
-NOTHING = {"containers": [], "volumes": [], "networks": []}
 
 
 def sandbox_without_session(session_id: str) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from sessions import engine
 from sessions.models import Playground, Session
-from tests.conftest import Api
+from tests.conftest import NOTHING, Api
 from tests.processes import Processes, wait_until
-
-NOTHING = {"containers": [], "volumes": [], "networks": []}
 
 
 def test_it_finishes_an_ending_after_the_worker_is_killed_halfway(
