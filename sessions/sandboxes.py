@@ -206,7 +206,11 @@ def delete_instance(instance: Instance) -> None:
 
 def forget_vanished(instance: Instance) -> None:
     """Mark an instance whose container disappeared behind our back gone, and tell the session's viewers."""
-    if Instance.objects.filter(pk=instance.pk, state=Instance.State.RUNNING).update(state=Instance.State.GONE):
+    # Only in a live session: an ending session's containers disappear before its rows are marked gone.
+    vanished = Instance.objects.filter(
+        pk=instance.pk, state=Instance.State.RUNNING, session__state=Session.State.ACTIVE
+    ).update(state=Instance.State.GONE)
+    if vanished:
         instance.state = Instance.State.GONE
         log.warning("instance %s of session %s vanished from the engine", instance.name, instance.session_id)
         _tell(instance.session_id, "instance delete", instance.name)

@@ -7,8 +7,8 @@ from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
-from sessions import engine, events
-from sessions.models import Instance, Playground
+from sessions import engine, events, sandboxes
+from sessions.models import Instance, Playground, Session
 from tests.conftest import CELERY_REDIS_URL, Api
 from tests.processes import Processes
 
@@ -35,3 +35,15 @@ def test_it_marks_a_vanished_instance_gone_and_tells_viewers(live: Playground, c
     assert message == events.event("instance delete", instance["name"])
     assert Instance.objects.get(name=instance["name"]).state == Instance.State.GONE
     assert instance["name"] not in api.get(session_id)["instances"]
+
+
+def test_it_does_not_report_instances_of_an_ending_session(live: Playground, api: Api) -> None:
+    session_id = api.start()
+    instance = Instance.objects.get(name=api.add(session_id)["name"])
+    Session.objects.filter(pk=session_id).update(state=Session.State.ENDING)
+    engine.remove_sandbox(instance.name)
+
+    sandboxes.forget_vanished(instance)
+
+    assert Instance.objects.get(pk=instance.pk).state == Instance.State.RUNNING, "left for the ending to mark"
+    Session.objects.filter(pk=session_id).update(ended_at=None)  # lets the teardown take the ending over
