@@ -158,12 +158,14 @@ class Session(models.Model):
         self.refresh_from_db(fields=["state", "end_reason", "ended_at"])
         return bool(claimed)
 
-    def mark_ended(self) -> None:
-        Session.objects.filter(pk=self.pk, state=self.State.ENDING).update(
+    def mark_ended(self) -> bool:
+        """Move an ending session to ENDED; return False when another caller (one that took it over) did."""
+        ended = Session.objects.filter(pk=self.pk, state=self.State.ENDING).update(
             state=self.State.ENDED, ended_at=timezone.now()
         )
         self.instances.exclude(state=Instance.State.GONE).update(state=Instance.State.GONE)
         self.refresh_from_db(fields=["state", "ended_at"])
+        return bool(ended)
 
     @property
     def extension_limit(self) -> datetime | None:
