@@ -36,6 +36,8 @@ def playground(db: None) -> Playground:
 def live(docker_engine: None, transactional_db: None, playground: Playground) -> Iterator[Playground]:
     """Give a test the real engine; end every session it started, whatever happens."""
     yield playground
+    # Lapse every ending claim: whoever held one (a killed worker, a test) is gone now.
+    Session.objects.filter(state=Session.State.ENDING).update(ended_at=None)
     for session in Session.objects.exclude(state=Session.State.ENDED):
         sandboxes.end_session(session, reason="test teardown")
 
