@@ -119,6 +119,29 @@ MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=60)
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 
+# Expiry and reconciliation: a Celery worker, and exactly one beat that runs the sweep every SWEEP_INTERVAL seconds.
+SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=5.0)
+# An ending claimed longer ago than this is taken over: the worker doing it has died.
+ENDING_LEASE = env.float("ENDING_LEASE", default=15.0)
+# Labelled objects younger than this are never orphans: their database row may not be committed yet.
+ORPHAN_GRACE = env.float("ORPHAN_GRACE", default=60.0)
+# An instance still provisioning after this long lost the process that was starting it.
+PROVISIONING_TIMEOUT = env.float("PROVISIONING_TIMEOUT", default=SANDBOX_READY_TIMEOUT + 120)
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks wait on the Docker Engine, not on the CPU: threads, and a task whose worker dies is delivered again.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # A sweep not started within one interval is dropped: the next one does the same work.
+    "sweep": {"task": "sessions.tasks.sweep", "schedule": SWEEP_INTERVAL, "options": {"expires": SWEEP_INTERVAL}},
+}
+
 # Tests share one file database, so worker and server processes they start see the same rows.
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
     "TEST_DATABASE_NAME", default=str(DATA_DIR / "test.sqlite3")

@@ -46,9 +46,11 @@ def get_session(session_id: str) -> Session:
 
 
 def get_live_session(session_id: str) -> Session:
+    """Return the live session, counting the call as the learner's activity (it postpones idle culling)."""
     session = get_session(session_id)
     if not session.is_live:
         raise sandboxes.SessionEnded("this session has ended")
+    session.touch()
     return session
 
 
@@ -73,6 +75,14 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
 def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_session(session_id)
     sandboxes.end_session(session, reason="closed")
+    return JsonResponse(session.to_json())
+
+
+@json_api
+@require_POST
+def session_extend(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_live_session(session_id)
+    sandboxes.extend_session(session)
     return JsonResponse(session.to_json())
 
 

@@ -11,11 +11,13 @@ import functools
 import ipaddress
 import json
 import logging
+import re
 import struct
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +298,59 @@ def labelled_objects(session_id: str | None = None) -> dict[str, list[str]]:
         "volumes": [v["Name"] for v in api.volumes(filters=flt).get("Volumes") or []],
         "networks": [n["Id"] for n in api.networks(filters=flt)],
     }
+
+
+@dataclass(frozen=True)
+class LabelledObject:
+    kind: str  # "container", "volume" or "network"
+    name: str
+    session_id: str
+    instance: str
+    created: datetime
+
+
+def deployment_objects() -> list[LabelledObject]:
+    """List this deployment's session-owned containers, volumes and networks with their labels and age."""
+    api = client().api
+    flt = {"label": [f"{LABEL_DEPLOYMENT}={settings.SANDBOX_DEPLOYMENT}", LABEL_SESSION]}
+    try:
+        found = [
+            *(
+                ("container", c["Id"], c["Labels"], datetime.fromtimestamp(c["Created"], UTC))
+                for c in api.containers(all=True, filters=flt)
+            ),
+            *(
+                ("volume", v["Name"], v["Labels"], _timestamp(v["CreatedAt"]))
+                for v in api.volumes(filters=flt).get("Volumes") or []
+            ),
+            *(("network", n["Id"], n["Labels"], _timestamp(n["Created"])) for n in api.networks(filters=flt)),
+        ]
+    except DockerException as e:
+        raise EngineError(f"could not list labelled objects: {e}") from e
+    return [
+        LabelledObject(kind, name, labels[LABEL_SESSION], labels.get(LABEL_INSTANCE, ""), created)
+        for kind, name, labels, created in found
+    ]
+
+
+def remove_objects(objects: list[LabelledObject]) -> None:
+    """Remove these containers, then volumes, then networks; raise EngineError if any remains."""
+    api = client().api
+    removers = {
+        "container": functools.partial(api.remove_container, force=True, v=True),
+        "volume": functools.partial(api.remove_volume, force=True),
+        "network": api.remove_network,
+    }
+    errors = [
+        _remove_quietly(f"{o.kind} {o.name}", removers[o.kind], o.name)
+        for o in sorted(objects, key=lambda o: list(removers).index(o.kind))
+    ]
+    _raise_if_any(errors)
+
+
+def _timestamp(text: str) -> datetime:
+    """Parse the engine's RFC 3339 times, whose nanoseconds Python does not read."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", text))
 
 
 def image_recipe(tag: str) -> str | None:

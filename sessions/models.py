@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
 
 DEFAULT_SANDBOX_IMAGE = "playground/dind:latest"
@@ -29,6 +30,9 @@ class Playground(models.Model):
     cpu_limit = models.FloatField(default=1.0, help_text="CPUs per instance.")
     pids_limit = models.PositiveIntegerField(default=4096)
     idle_timeout = models.DurationField(null=True, blank=True, help_text="Empty: sessions are never culled as idle.")
+    max_session_duration = models.DurationField(
+        null=True, blank=True, help_text="How long learners may extend a session to, in all; empty: no extending."
+    )
 
     def __str__(self) -> str:
         return self.domain
@@ -67,11 +71,20 @@ class Playground(models.Model):
             "cpu_limit": self.cpu_limit,
             "pids_limit": self.pids_limit,
             "idle_timeout": int(self.idle_timeout.total_seconds()) if self.idle_timeout else None,
+            "max_session_duration": (
+                int(self.max_session_duration.total_seconds()) if self.max_session_duration else None
+            ),
         }
 
 
 # Activity is recorded at this resolution, so a busy terminal costs one write per half minute, not per key.
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
+
+
+def _stalled(now: datetime) -> Q:
+    """Match sessions whose ending was claimed longer than ENDING_LEASE ago and never finished."""
+    lease_start = now - timedelta(seconds=settings.ENDING_LEASE)
+    return Q(state=Session.State.ENDING) & (Q(ended_at__isnull=True) | Q(ended_at__lte=lease_start))
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -82,6 +95,24 @@ class SessionQuerySet(models.QuerySet["Session"]):
         """Record activity now on these sessions, skipping those touched within ACTIVITY_RESOLUTION."""
         now = timezone.now()
         return self.filter(last_activity_at__lt=now - ACTIVITY_RESOLUTION).update(last_activity_at=now)
+
+    def expired(self, now: datetime) -> SessionQuerySet:
+        return self.live().filter(expires_at__lte=now)
+
+    def idle(self, now: datetime) -> SessionQuerySet:
+        """Filter live sessions of playgrounds with an idle timeout whose last activity is older than it."""
+        idle_until = ExpressionWrapper(
+            F("last_activity_at") + F("playground__idle_timeout"), output_field=DateTimeField()
+        )
+        return (
+            self.live()
+            .filter(playground__idle_timeout__isnull=False)
+            .alias(idle_until=idle_until)
+            .filter(idle_until__lte=now)
+        )
+
+    def stalled(self, now: datetime) -> SessionQuerySet:
+        return self.filter(_stalled(now))
 
 
 class Session(models.Model):
@@ -123,19 +154,47 @@ class Session(models.Model):
         Session.objects.filter(pk=self.pk).touch()
 
     def claim_ending(self, reason: str) -> bool:
-        """Move an active session to ENDING; return False when another caller already did."""
-        # A conditional UPDATE, so two workers (or a worker and a DELETE request) never both end it.
+        """Move the session to ENDING, or take over an ending that stalled; return False when someone holds it."""
+        # One conditional UPDATE, so two workers (or a worker and a DELETE request) never both end it; ended_at
+        # is the claim's lease until mark_ended, so a worker killed halfway does not strand the session.
         now = timezone.now()
-        claimed = Session.objects.filter(pk=self.pk, state=self.State.ACTIVE).update(
-            state=self.State.ENDING, end_reason=reason, ended_at=now
+        claimable = Session.objects.filter(Q(state=self.State.ACTIVE) | _stalled(now), pk=self.pk)
+        claimed = claimable.update(
+            state=self.State.ENDING,
+            ended_at=now,
+            end_reason=Case(When(state=self.State.ACTIVE, then=Value(reason)), default=F("end_reason")),
         )
         self.refresh_from_db(fields=["state", "end_reason", "ended_at"])
         return bool(claimed)
 
-    def mark_ended(self) -> None:
-        Session.objects.filter(pk=self.pk, state=self.State.ENDING).update(state=self.State.ENDED)
+    def mark_ended(self) -> bool:
+        """Move an ending session to ENDED; return False when another caller (one that took it over) did."""
+        ended = Session.objects.filter(pk=self.pk, state=self.State.ENDING).update(
+            state=self.State.ENDED, ended_at=timezone.now()
+        )
         self.instances.exclude(state=Instance.State.GONE).update(state=Instance.State.GONE)
-        self.refresh_from_db(fields=["state"])
+        self.refresh_from_db(fields=["state", "ended_at"])
+        return bool(ended)
+
+    @property
+    def extension_limit(self) -> datetime | None:
+        """Return the latest deadline extending may reach, or None when the playground allows no extending."""
+        limit = self.playground.max_session_duration
+        return self.created_at + limit if limit else None
+
+    def extend(self) -> bool:
+        """Push the deadline a full session length from now, up to the extension limit; False when it cannot move."""
+        limit = self.extension_limit
+        if limit is None:
+            return False
+        now = timezone.now()
+        deadline = min(now + self.playground.session_duration, limit)
+        # Conditional, so a session the sweep already found overdue is never revived behind its back.
+        extended = Session.objects.filter(
+            pk=self.pk, state=self.State.ACTIVE, expires_at__gt=now, expires_at__lt=deadline
+        ).update(expires_at=deadline)
+        self.refresh_from_db(fields=["state", "expires_at"])
+        return bool(extended)
 
     def live_instances(self) -> models.QuerySet[Instance]:
         return self.instances.exclude(state=Instance.State.GONE).order_by("created_at", "id")
@@ -152,6 +211,13 @@ class Session(models.Model):
             "host": self.playground.domain,
             "instances": {i.name: i.to_json() for i in self.live_instances()},
         }
+
+
+class InstanceQuerySet(models.QuerySet["Instance"]):
+    def stuck(self, now: datetime) -> InstanceQuerySet:
+        """Filter instances still provisioning PROVISIONING_TIMEOUT after they were reserved."""
+        started_before = now - timedelta(seconds=settings.PROVISIONING_TIMEOUT)
+        return self.filter(state=Instance.State.PROVISIONING, created_at__lte=started_before)
 
 
 class Instance(models.Model):
@@ -172,6 +238,8 @@ class Instance(models.Model):
     tls_ca_cert = models.TextField(blank=True)
     tls_server_cert = models.TextField(blank=True)
     tls_server_key = models.TextField(blank=True)
+
+    objects = InstanceQuerySet.as_manager()
 
     class Meta:
         constraints = [

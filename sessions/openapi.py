@@ -74,6 +74,19 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": _json(_ref("Session"), "The ended session"), "404": ERRORS["404"]},
             },
         },
+        "/sessions/{session_id}/extend": {
+            "parameters": [SESSION_ID],
+            "post": {
+                "summary": "Push the deadline a full session length from now, up to the playground's maximum",
+                "responses": {
+                    "200": _json(_ref("Session"), "The session with its new expires_at"),
+                    "403": _json(_ref("Error"), "extend_not_allowed: this playground does not extend sessions"),
+                    "404": ERRORS["404"],
+                    "409": _json(_ref("Error"), "max_session_duration: already as long as allowed"),
+                    "410": ERRORS["410"],
+                },
+            },
+        },
         "/sessions/{session_id}/instances": {
             "parameters": [SESSION_ID],
             "post": {

@@ -53,6 +53,16 @@ class EngineTrouble(SandboxError):
     code = "engine_error"
 
 
+class ExtendingOff(SandboxError):
+    status = 403
+    code = "extend_not_allowed"
+
+
+class ExtendLimit(SandboxError):
+    status = 409
+    code = "max_session_duration"
+
+
 @dataclass
 class InstanceRequest:
     image: str = ""
@@ -195,15 +205,37 @@ def delete_instance(instance: Instance) -> None:
     _tell(instance.session_id, "instance delete", instance.name)
 
 
+def forget_vanished(instance: Instance) -> None:
+    """Mark an instance whose container disappeared behind our back gone, and tell the session's viewers."""
+    # Only in a live session: an ending session's containers disappear before its rows are marked gone.
+    vanished = Instance.objects.filter(
+        pk=instance.pk, state=Instance.State.RUNNING, session__state=Session.State.ACTIVE
+    ).update(state=Instance.State.GONE)
+    if vanished:
+        instance.state = Instance.State.GONE
+        log.warning("instance %s of session %s vanished from the engine", instance.name, instance.session_id)
+        _tell(instance.session_id, "instance delete", instance.name)
+
+
 def end_session(session: Session, reason: str) -> None:
     """End the session and remove everything it owns; safe to call again after a failure halfway."""
-    if session.state == Session.State.ENDED:
-        return
-    session.claim_ending(reason)
+    if not session.claim_ending(reason):
+        return  # ended already, or another worker is ending it now (a stalled ending is taken over)
     try:
         engine.remove_session_objects(session.id)
     except engine.EngineError as e:
-        # The session stays ENDING; the next call (or the sweep) finishes the removal.
+        # The session stays ENDING; once its claim lapses, a later call (or the sweep) finishes the removal.
         raise EngineTrouble(str(e)) from e
-    session.mark_ended()
-    _tell(session.id, "session end")
+    if session.mark_ended():
+        _tell(session.id, "session end")
+
+
+def extend_session(session: Session) -> None:
+    """Give the session another full session length, up to its playground's maximum."""
+    limit = session.extension_limit
+    if limit is None:
+        raise ExtendingOff("this playground does not allow extending sessions")
+    if session.expires_at <= timezone.now():
+        raise SessionEnded("this session has expired")
+    if not session.extend():
+        raise ExtendLimit(f"this session already lasts as long as allowed: until {limit:%Y-%m-%d %H:%M:%S} UTC")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from sessions import engine, sandboxes
 from sessions.models import Instance, Playground, Session
+from tests.processes import Processes
 
 # Our sandboxes carry this label, so a test run never reconciles away a dev server's (or another run's) objects.
 os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getpid()}"
@@ -33,6 +36,8 @@ def playground(db: None) -> Playground:
 def live(docker_engine: None, transactional_db: None, playground: Playground) -> Iterator[Playground]:
     """Give a test the real engine; end every session it started, whatever happens."""
     yield playground
+    # Lapse every ending claim: whoever held one (a killed worker, a test) is gone now.
+    Session.objects.filter(state=Session.State.ENDING).update(ended_at=None)
     for session in Session.objects.exclude(state=Session.State.ENDED):
         sandboxes.end_session(session, reason="test teardown")
 
@@ -70,3 +75,29 @@ def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
     name = instance["name"] if isinstance(instance, dict) else instance.name
     code, output = engine.exec_run(name, ["sh", "-c", script])
     return code, output.decode(errors="replace")
+
+
+# What engine.labelled_objects() lists once everything of a session is removed.
+NOTHING: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
+
+# The Celery processes' own Redis database (issue 4), so their queues never mix with other runs'.
+CELERY_REDIS_URL = "redis://127.0.0.1:6379/4"
+
+
+@pytest.fixture
+def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
+    """Run the Procfile's worker and beat against the test database, sweeping every second."""
+    env = {
+        **os.environ,
+        "REDIS_URL": CELERY_REDIS_URL,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATA_DIR": str(tmp_path),
+        "SWEEP_INTERVAL": "1",
+        "ENDING_LEASE": "3",
+        "ORPHAN_GRACE": "2",
+    }
+    processes = Processes(env, tmp_path)
+    processes.start("worker")
+    processes.start("beat")
+    yield processes
+    processes.stop_all()

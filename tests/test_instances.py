@@ -98,7 +98,7 @@ def test_it_refuses_images_the_playground_does_not_offer(live: Playground, api: 
 
 
 def test_it_leaves_nothing_behind_when_the_engine_never_answers(live: Playground, api: Api, settings: object) -> None:
-    settings.SANDBOX_READY_TIMEOUT = 0.01  # type: ignore[attr-defined]
+    settings.SANDBOX_READY_TIMEOUT = 0  # type: ignore[attr-defined]
     session_id = api.start()
     body = api.add(session_id, status=503)
     assert "did not answer" in body["message"]

@@ -1,4 +1,4 @@
-// Session page: add and delete instances through the JSON API, count down to expiry.
+// Session page: add and delete instances through the JSON API (the countdown lives in expiry.js).
 (() => {
   const root = document.getElementById("session");
   if (!root) return;
@@ -54,16 +54,4 @@
     await call("POST", `/sessions/${sid}/close`).catch(() => {});
     location.href = "/";
   });
-
-  const countdown = document.getElementById("countdown");
-  if (countdown && root.dataset.state === "active") {
-    const expires = new Date(countdown.dataset.expires).getTime();
-    const tick = () => {
-      const left = Math.max(0, Math.floor((expires - Date.now()) / 1000));
-      const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
-      countdown.textContent = `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")} left`;
-    };
-    tick();
-    setInterval(tick, 1000);
-  }
 })();

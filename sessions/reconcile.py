@@ -1,0 +1,102 @@
+"""The sweep: bring the database and the Docker Engine back in step, whatever crashed in between.
+
+The database says what should exist; the labels on this deployment's containers, volumes and networks say what
+does. No in-process timer is load-bearing: every run starts from those two sources alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from sessions import engine, sandboxes
+from sessions.models import Instance, Session
+
+log = logging.getLogger(__name__)
+
+
+def sweep() -> list[tuple[str, datetime | None]]:
+    """Repair what drifted; return the sessions to end, each with when to end it (None: now)."""
+    now = timezone.now()
+    Instance.objects.stuck(now).update(state=Instance.State.GONE)
+    # Read the running rows before listing the engine: an instance that starts running after the listing
+    # must not look vanished.
+    running = list(Instance.objects.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE))
+    try:
+        objects = engine.deployment_objects()
+    except engine.EngineError:
+        log.exception("the sweep cannot list the engine's objects; only ending sessions this time")
+    else:
+        present = {o.instance for o in objects if o.kind == "container"}
+        for instance in running:
+            if instance.name not in present:
+                sandboxes.forget_vanished(instance)
+        remove_orphans(objects, now)
+    return sessions_to_end(now)
+
+
+def remove_orphans(objects: list[engine.LabelledObject], now: datetime) -> None:
+    """Remove labelled objects whose session ended or never existed, or whose instance is gone."""
+    # Only objects older than the grace period count: a session's or instance's row is inserted before its
+    # objects are created, but may not be committed yet. The rows are read after the engine was listed, so an
+    # object that existed then has its row visible now.
+    old = [o for o in objects if o.created <= now - timedelta(seconds=settings.ORPHAN_GRACE)]
+    states = dict(Session.objects.filter(pk__in={o.session_id for o in old}).values_list("pk", "state"))
+    live_instances = set(
+        Instance.objects.filter(name__in={o.instance for o in old if o.instance})
+        .exclude(state=Instance.State.GONE)
+        .values_list("name", flat=True)
+    )
+
+    def orphaned(o: engine.LabelledObject) -> bool:
+        state = states.get(o.session_id, Session.State.ENDED)
+        if state == Session.State.ENDING:
+            return False  # its ending removes it, or the sweep retries that ending once its claim lapses
+        return state == Session.State.ENDED or bool(o.instance and o.instance not in live_instances)
+
+    orphans = [o for o in old if orphaned(o)]
+    if not orphans:
+        return
+    log.warning("removing %d orphaned objects: %s", len(orphans), ", ".join(f"{o.kind} {o.name}" for o in orphans))
+    try:
+        engine.remove_objects(orphans)
+    except engine.EngineError:
+        log.exception("could not remove every orphan; the next sweep tries again")
+
+
+def sessions_to_end(now: datetime) -> list[tuple[str, datetime | None]]:
+    """List sessions due to end now (expired, idle, stalled ending) and those expiring before the next sweep."""
+    due = {
+        *Session.objects.expired(now).values_list("pk", flat=True),
+        *Session.objects.idle(now).values_list("pk", flat=True),
+        *Session.objects.stalled(now).values_list("pk", flat=True),
+    }
+    # Ending these on time instead of at the next sweep keeps expiry prompt; looking two intervals ahead
+    # covers a late sweep. Ending tasks are idempotent, so one scheduled twice is harmless.
+    horizon = now + timedelta(seconds=2 * settings.SWEEP_INTERVAL)
+    soon = Session.objects.live().filter(expires_at__gt=now, expires_at__lte=horizon).values_list("pk", "expires_at")
+    return [(pk, None) for pk in sorted(due)] + list(soon)
+
+
+def end_if_due(session_id: str) -> None:
+    """End the session if it expired, went idle, or its ending stalled; otherwise leave it alone."""
+    now = timezone.now()
+    one = Session.objects.filter(pk=session_id)
+    session = one.select_related("playground").first()
+    if session is None:
+        return
+    if one.expired(now).exists():
+        reason = "expired"
+    elif one.idle(now).exists():
+        reason = "idle"
+    elif session.state == Session.State.ENDING:
+        reason = session.end_reason
+    else:
+        return  # extended, or scheduled ahead and not due yet: a later sweep schedules it again
+    try:
+        sandboxes.end_session(session, reason)
+    except sandboxes.SandboxError as e:
+        log.warning("ending session %s failed; the sweep retries once its claim lapses: %s", session_id, e)

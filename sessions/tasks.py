@@ -1,0 +1,23 @@
+"""Celery tasks: thin wrappers that take ids, re-read the database, and are safe to run twice."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from celery import shared_task
+from django.db import transaction
+
+from sessions import reconcile
+
+
+@shared_task
+def sweep() -> None:
+    """Reconcile the database with the engine, and schedule the ending of every session due soon."""
+    for session_id, eta in reconcile.sweep():
+        transaction.on_commit(partial(end_session.apply_async, (session_id,), eta=eta))
+
+
+@shared_task
+def end_session(session_id: str) -> None:
+    """End the session if it is due (expired, idle, or its ending stalled); do nothing otherwise."""
+    reconcile.end_if_due(session_id)

@@ -1,0 +1,38 @@
+"""A session's containers, volumes, network and rows are gone within seconds of its deadline."""
+
+from __future__ import annotations
+
+import time
+
+from django.utils import timezone
+
+from sessions import engine
+from sessions.models import Instance, Playground, Session
+from tests.conftest import NOTHING, Api
+from tests.processes import Processes, wait_until
+
+
+def test_it_removes_a_15s_session_within_5s_of_its_deadline(live: Playground, celery: Processes, api: Api) -> None:
+    session_id = api.start(**{"session-duration": "15s"})
+    api.add(session_id)
+    session = Session.objects.get(pk=session_id)
+    assert engine.labelled_objects(session_id) != NOTHING
+
+    def gone() -> bool:
+        """the session is ended and its objects removed"""
+        ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
+        return ended and engine.labelled_objects(session_id) == NOTHING
+
+    wait_until(gone, timeout=30, interval=0.2)
+    lateness = (timezone.now() - session.expires_at).total_seconds()
+    assert lateness <= 5, f"gone {lateness:.1f}s after the deadline"
+    session.refresh_from_db()
+    assert session.end_reason == "expired"
+    assert not Instance.objects.filter(session=session).exclude(state=Instance.State.GONE).exists()
+
+
+def test_it_keeps_a_session_until_its_deadline(live: Playground, celery: Processes, api: Api) -> None:
+    session_id = api.start(**{"session-duration": "6s"})
+    time.sleep(4)
+    assert Session.objects.get(pk=session_id).state == Session.State.ACTIVE
+    assert engine.labelled_objects(session_id)["networks"]
