@@ -43,6 +43,21 @@ def engine_tls(instance: Instance) -> EngineTls:
     return issued.engine
 
 
+def check(tls: EngineTls) -> None:
+    """Raise ValueError unless the documents are a CA certificate, a certificate and the latter's private key."""
+    # dockerd would refuse such files and never start; better to tell the client at once.
+    try:
+        x509.load_pem_x509_certificates(tls.ca_cert.encode())
+        certificate = x509.load_pem_x509_certificate(tls.server_cert.encode())
+        key = serialization.load_pem_private_key(tls.server_key.encode(), password=None)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"CACert, ServerCert and ServerKey must be PEM certificates and an unencrypted key: {e}"
+        ) from e
+    if key.public_key() != certificate.public_key():
+        raise ValueError("ServerKey is not the private key of ServerCert")
+
+
 def issue(hostname: str, valid_until: dt.datetime) -> Issued:
     """Make a CA for one engine, and with it a server certificate for the router's names and a client one."""
     # One CA per instance, its key discarded at once: a bundle opens this engine and no other, even though

@@ -31,7 +31,7 @@ def resolve(name: Name, tls: bool) -> Target | None:
         port = name.port or default_port
     else:
         # Eight characters of a 130-bit id rarely collide; when they do, the name is ambiguous: refuse it.
-        matches = list(running.filter(alias=name.alias, session_id__startswith=name.session_prefix)[:2])
+        matches = list(running.filter(alias=name.alias, session__id__startswith=name.session_prefix)[:2])
         instance = matches[0] if len(matches) == 1 else None
         port = name.port
     if instance is None or not instance.ip:

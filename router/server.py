@@ -48,7 +48,9 @@ class Router:
             elif httphead.looks_like_http(first):
                 await self._http(first, reader, writer)
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
-            pass
+            pass  # the client went away or said nothing in time
+        except Exception:
+            log.exception("could not route a connection")
         finally:
             writer.close()
             with contextlib.suppress(OSError):
