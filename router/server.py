@@ -49,6 +49,8 @@ class Router:
                 await self._http(first, reader, writer)
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             pass  # the client went away or said nothing in time
+        except asyncio.CancelledError:
+            pass  # the router is shutting down; nothing awaits this handler
         except Exception:
             log.exception("could not route a connection")
         finally:

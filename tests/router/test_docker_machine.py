@@ -13,25 +13,22 @@ from tests.conftest import Api, sh
 from tests.router.conftest import run_resolving, with_busybox
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+def openssl(arguments: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *arguments.split()], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 def make_machine_certs(folder: Path, server_name: str) -> None:
     """Make ca.pem, cert.pem/key.pem (client) and server.pem/server-key.pem the way docker-machine does."""
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/O=learner", "-keyout", "ca-key.pem",
-            "-out", "ca.pem", cwd=folder)  # fmt: skip
     (folder / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     (folder / "server.ext").write_text(f"extendedKeyUsage=serverAuth\nsubjectAltName=DNS:{server_name},DNS:localhost\n")
-    for prefix, subject, ext in (
-        ("", "/O=learner.client", "client.ext"),
-        ("server-", "/O=learner.machine1", "server.ext"),
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /O=learner -keyout ca-key.pem -out ca.pem", folder)
+    for key, cert, subject, ext in (
+        ("key.pem", "cert.pem", "/O=learner.client", "client.ext"),
+        ("server-key.pem", "server.pem", "/O=learner.machine1", "server.ext"),
     ):
-        out = "cert.pem" if prefix == "" else "server.pem"
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{prefix}key.pem", "-out",
-                "request.csr", cwd=folder)  # fmt: skip
-        openssl("x509", "-req", "-in", "request.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days",
-                "1", "-extfile", ext, "-out", out, cwd=folder)  # fmt: skip
+        openssl(f"req -newkey rsa:2048 -nodes -subj {subject} -keyout {key} -out request.csr", folder)
+        sign = "x509 -req -in request.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 1"
+        openssl(f"{sign} -extfile {ext} -out {cert}", folder)
 
 
 def driver_body(folder: Path, alias: str) -> dict[str, str]:
