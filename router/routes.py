@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -39,26 +41,39 @@ def resolve(name: Name, tls: bool) -> Target | None:
     return Target(instance.ip, port, instance.hostname)
 
 
-class Resolver:
-    """Resolve names off the event loop, remembering found routes for a few seconds."""
+Query = Callable[[Name, bool], Awaitable[Target | None]]
 
-    def __init__(self, ttl: float = 2.0, size: int = 4096) -> None:
+
+class Resolver:
+    """Resolve names off the event loop: one query at a time per name, found routes remembered briefly."""
+
+    def __init__(self, ttl: float = 2.0, size: int = 4096, query: Query | None = None) -> None:
         # Short, so a deleted instance or an ended session stops being reachable almost at once.
         self.ttl = ttl
         self.size = size
         self._found: dict[tuple[Name, bool], tuple[float, Target]] = {}
-        self._resolve = database_sync_to_async(resolve, thread_sensitive=False)
+        self._asking: dict[tuple[Name, bool], asyncio.Future[Target | None]] = {}
+        self._resolve: Query = query or database_sync_to_async(resolve, thread_sensitive=False)
 
     async def __call__(self, name: Name, tls: bool) -> Target | None:
-        now = time.monotonic()
-        cached = self._found.get((name, tls))
-        if cached and cached[0] > now:
+        key = (name, tls)
+        cached = self._found.get(key)
+        if cached and cached[0] > time.monotonic():
             return cached[1]
-        target = await self._resolve(name, tls)
+        # Many connections to one name arrive together (a page's assets, a load test): ask the database once.
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.ensure_future(self._resolve(name, tls))
+            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+        target = await asyncio.shield(asking)
         if target is not None:
-            if len(self._found) >= self.size:
-                self._found = {k: v for k, v in self._found.items() if v[0] > now}
-                if len(self._found) >= self.size:
-                    self._found.clear()
-            self._found[(name, tls)] = (now + self.ttl, target)
+            self._remember(key, target)
         return target
+
+    def _remember(self, key: tuple[Name, bool], target: Target) -> None:
+        now = time.monotonic()
+        if len(self._found) >= self.size:
+            self._found = {k: v for k, v in self._found.items() if v[0] > now}
+            if len(self._found) >= self.size:
+                self._found.clear()
+        self._found[key] = (now + self.ttl, target)

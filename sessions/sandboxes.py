@@ -95,18 +95,18 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
         raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
     instance = _reserve(session, request)
     playground = session.playground
-    spec = engine.SandboxSpec(
-        name=instance.name,
-        hostname=instance.hostname,
-        session_id=session.id,
-        image=instance.image,
-        memory_mb=playground.memory_limit_mb,
-        cpus=playground.cpu_limit,
-        pids=playground.pids_limit,
-        env=request.env,
-        tls=credentials.engine_tls(instance),
-    )
     try:
+        spec = engine.SandboxSpec(
+            name=instance.name,
+            hostname=instance.hostname,
+            session_id=session.id,
+            image=instance.image,
+            memory_mb=playground.memory_limit_mb,
+            cpus=playground.cpu_limit,
+            pids=playground.pids_limit,
+            env=request.env,
+            tls=credentials.engine_tls(instance),
+        )
         instance.ip = engine.run_sandbox(spec)
         engine.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
         _confirm_running(instance)

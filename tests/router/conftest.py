@@ -35,19 +35,10 @@ def router_port(live: Playground) -> Iterator[int]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     yield server.sockets[0].getsockname()[1]
-    asyncio.run_coroutine_threadsafe(_shut_down(server), loop).result(timeout=10)
+    asyncio.run_coroutine_threadsafe(router.shut_down(server), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=5)
     loop.close()
-
-
-async def _shut_down(server: asyncio.Server) -> None:
-    """Stop listening and end the connections still being served."""
-    server.close()
-    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
 
 
 def with_busybox(instance: dict[str, Any]) -> None:

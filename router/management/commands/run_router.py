@@ -4,6 +4,7 @@ import asyncio
 import signal
 from typing import Any
 
+import uvloop
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -18,16 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.ROUTER_PORT)
 
     def handle(self, *args: Any, bind: str, port: int, **options: Any) -> None:
-        asyncio.run(self._serve(bind, port))
+        uvloop.run(self._serve(bind, port))
 
     async def _serve(self, bind: str, port: int) -> None:
-        server = await Router(settings.PLAYGROUND_DOMAIN).serve(bind, port)
+        router = Router(settings.PLAYGROUND_DOMAIN)
+        server = await router.serve(bind, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         addresses = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
-        self.stdout.write(f"router for *.direct.{settings.PLAYGROUND_DOMAIN} listening on {addresses}", ending="\n")
+        self.stdout.write(f"router for *.direct.{settings.PLAYGROUND_DOMAIN} listening on {addresses}")
         self.stdout.flush()
-        async with server:
-            await stop.wait()
+        await stop.wait()
+        await router.shut_down(server)
