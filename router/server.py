@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from typing import cast
 
 from router import hostnames, httphead, sni
 from router.routes import Query, Resolver, Target
@@ -77,8 +78,7 @@ class _Pipe(asyncio.Protocol):
     got_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
 
     def data_received(self, data: bytes) -> None:
         if self.peer is not None:
