@@ -131,5 +131,10 @@ ROUTER_PORT = env.int("ROUTER_PORT", default=8443)
 ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
 PORTS_SCAN_INTERVAL = env.float("PORTS_SCAN_INTERVAL", default=5.0)
 CELERY_BEAT_SCHEDULE = {
-    "announce-instance-ports": {"task": "router.tasks.announce_ports", "schedule": PORTS_SCAN_INTERVAL},
+    # A scan not started before the next one is due is dropped, so a slow round never makes a queue.
+    "announce-instance-ports": {
+        "task": "router.tasks.announce_ports",
+        "schedule": PORTS_SCAN_INTERVAL,
+        "options": {"expires": PORTS_SCAN_INTERVAL},
+    },
 }

@@ -129,7 +129,7 @@ class _Client(_Pipe):
 
     def data_received(self, data: bytes) -> None:
         if self.peer is not None:
-            self.peer.transport.write(data)
+            super().data_received(data)
             return
         self.head += data
         tls = self.head[:1] == bytes([sni.HANDSHAKE])
