@@ -146,3 +146,19 @@ CELERY_BEAT_SCHEDULE = {
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
     "TEST_DATABASE_NAME", default=str(DATA_DIR / "test.sqlite3")
 )
+
+# Direct router: *.direct.<PLAYGROUND_DOMAIN> and docker-machine names, HTTP by Host, TLS by SNI.
+INSTALLED_APPS += ["router"]
+ROUTER_BIND = env.str("ROUTER_BIND", default="0.0.0.0")
+ROUTER_PORT = env.int("ROUTER_PORT", default=8443)
+# The port learners' browsers and CLIs reach the router on (differs behind a balancer or port mapping).
+ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
+PORTS_SCAN_INTERVAL = env.float("PORTS_SCAN_INTERVAL", default=5.0)
+CELERY_BEAT_SCHEDULE |= {
+    # A scan not started before the next one is due is dropped, so a slow round never makes a queue.
+    "announce-instance-ports": {
+        "task": "router.tasks.announce_ports",
+        "schedule": PORTS_SCAN_INTERVAL,
+        "options": {"expires": PORTS_SCAN_INTERVAL},
+    },
+}

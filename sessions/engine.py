@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import ipaddress
 import json
 import logging
 import re
 import struct
+import tarfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +51,15 @@ class NotReady(EngineError):
 
 
 @dataclass(frozen=True)
+class EngineTls:
+    """PEM documents with which a sandbox's inner dockerd serves TLS on 2375 and verifies its clients."""
+
+    ca_cert: str
+    server_cert: str
+    server_key: str
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     name: str
     hostname: str
@@ -58,6 +69,15 @@ class SandboxSpec:
     cpus: float
     pids: int
     env: dict[str, str] = field(default_factory=dict)
+    tls: EngineTls | None = None
+
+
+ENGINE_TLS_PORT = 2375
+_TLS_DIR = "/etc/docker/tls"
+_TLS_ARGS = (
+    f"--host=tcp://0.0.0.0:{ENGINE_TLS_PORT} --tlsverify --tlscacert={_TLS_DIR}/ca.pem"
+    f" --tlscert={_TLS_DIR}/cert.pem --tlskey={_TLS_DIR}/key.pem"
+)
 
 
 @functools.cache
@@ -184,10 +204,13 @@ def run_sandbox(spec: SandboxSpec) -> str:
             hostname=spec.hostname,
             tty=True,
             stdin_open=True,
-            environment=spec.env,
+            environment=_with_tls_args(spec),
             labels=_labels(spec.session_id, "sandbox", spec.name),
             host_config=host_config,
         )
+        if spec.tls:
+            # The files must be in place before the entrypoint starts dockerd with them.
+            api.put_archive(spec.name, "/", _tls_archive(spec.tls))
         api.start(spec.name)
         return str(api.inspect_container(spec.name)["NetworkSettings"]["Networks"][net]["IPAddress"])
     except ImageNotFound as e:
@@ -196,6 +219,29 @@ def run_sandbox(spec: SandboxSpec) -> str:
     except (DockerException, KeyError) as e:
         remove_sandbox(spec.name)
         raise EngineError(f"could not start the sandbox: {e}") from e
+
+
+def _with_tls_args(spec: SandboxSpec) -> dict[str, str]:
+    """Return the sandbox's environment, telling the entrypoint to serve the engine over TLS when it has certs."""
+    if spec.tls is None:
+        return spec.env
+    args = " ".join(filter(None, [spec.env.get("DOCKERD_ARGS", ""), _TLS_ARGS]))
+    return {**spec.env, "DOCKERD_ARGS": args}
+
+
+def _tls_archive(tls: EngineTls) -> bytes:
+    """Pack the engine's CA, certificate and key (readable by root only) as a tar rooted at /."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo(_TLS_DIR.lstrip("/"))
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o700
+        tar.addfile(folder)
+        for filename, text in (("ca.pem", tls.ca_cert), ("cert.pem", tls.server_cert), ("key.pem", tls.server_key)):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{folder.name}/{filename}")
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def exec_run(name: str, cmd: list[str], timeout: float = 60.0) -> tuple[int, bytes]:

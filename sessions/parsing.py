@@ -9,6 +9,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from router import credentials
+from sessions.engine import EngineTls
 from sessions.sandboxes import BadInput, InstanceRequest
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -94,6 +96,11 @@ def instance_request(raw: bytes) -> InstanceRequest:
     tls = {field: _pem(body, key) for key, field in _TLS_FIELDS.items()}
     if any(tls.values()) and not all(tls.values()):
         raise BadInput("ServerCert, ServerKey and CACert go together")
+    if all(tls.values()):
+        try:
+            credentials.check(EngineTls(tls["tls_ca_cert"], tls["tls_server_cert"], tls["tls_server_key"]))
+        except ValueError as e:
+            raise BadInput(str(e)) from e
     return InstanceRequest(
         image=_string(body, "imagename", "ImageName"),
         hostname=hostname,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from router import credentials
 from sessions import engine, events
 from sessions.models import Instance, Playground, Session
 
@@ -105,17 +106,18 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
         raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
     instance = _reserve(session, request)
     playground = session.playground
-    spec = engine.SandboxSpec(
-        name=instance.name,
-        hostname=instance.hostname,
-        session_id=session.id,
-        image=instance.image,
-        memory_mb=playground.memory_limit_mb,
-        cpus=playground.cpu_limit,
-        pids=playground.pids_limit,
-        env=request.env,
-    )
     try:
+        spec = engine.SandboxSpec(
+            name=instance.name,
+            hostname=instance.hostname,
+            session_id=session.id,
+            image=instance.image,
+            memory_mb=playground.memory_limit_mb,
+            cpus=playground.cpu_limit,
+            pids=playground.pids_limit,
+            env=request.env,
+            tls=credentials.engine_tls(instance),
+        )
         instance.ip = engine.run_sandbox(spec)
         engine.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
         _confirm_running(instance)

@@ -1,15 +1,15 @@
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from router import credentials
 from sessions import engine
 from sessions.models import Instance, Playground
 from tests.conftest import Api, sh
-
-PEM_KEY = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
-PEM_CERT = "-----BEGIN CERTIFICATE-----\nY2VydA==\n-----END CERTIFICATE-----\n"
 
 
 def b64(text: str) -> str:
@@ -123,7 +123,14 @@ def test_it_answers_404_for_unknown_instances(live: Playground, api: Api, client
 
 def test_it_never_returns_key_material(live: Playground, api: Api, client: Client) -> None:
     session_id = api.start()
-    body = {"Alias": "m1", "ServerCert": b64(PEM_CERT), "ServerKey": b64(PEM_KEY), "CACert": b64(PEM_CERT)}
+    issued = credentials.issue("m1", timezone.now() + timedelta(hours=1))
+    key = issued.engine.server_key
+    body = {
+        "Alias": "m1",
+        "ServerCert": b64(issued.engine.server_cert),
+        "ServerKey": b64(key),
+        "CACert": b64(issued.engine.ca_cert),
+    }
     created = api.add(session_id, body)
     responses = [
         json.dumps(created),
@@ -133,7 +140,7 @@ def test_it_never_returns_key_material(live: Playground, api: Api, client: Clien
     ]
     for text in responses:
         assert "PRIVATE KEY" not in text
-        assert "c2VjcmV0LWtleS1tYXRlcmlhbA" not in text
+        assert key.splitlines()[1] not in text
         assert "BEGIN CERTIFICATE" not in text
     assert created["tls"] is True
     assert created["alias"] == "m1"

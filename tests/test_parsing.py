@@ -2,11 +2,27 @@ import base64
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from router import credentials
 from sessions.parsing import instance_request, parse_duration
 from sessions.sandboxes import BadInput
 
 PEM = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").decode()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def machine_tls(key_of: str = "server") -> str:
+    """Return docker-machine's TLS fields as JSON members, with the server key of another pair if asked."""
+    issued = credentials.issue("m1", timezone.now() + timedelta(hours=1))
+    key = issued.engine.server_key if key_of == "server" else issued.client_key
+    return (
+        f'"ServerCert": "{b64(issued.engine.server_cert)}", "ServerKey": "{b64(key)}", '
+        f'"CACert": "{b64(issued.engine.ca_cert)}"'
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,8 +59,19 @@ def test_it_accepts_pwds_sdk_body() -> None:
 
 
 def test_it_decodes_docker_machine_tls_material() -> None:
-    request = instance_request(f'{{"ServerCert": "{PEM}", "ServerKey": "{PEM}", "CACert": "{PEM}"}}'.encode())
+    request = instance_request(f"{{{machine_tls()}}}".encode())
     assert request.tls_server_cert.startswith("-----BEGIN CERTIFICATE-----")
+    assert request.tls_server_key.startswith("-----BEGIN PRIVATE KEY-----")
+
+
+def test_it_refuses_tls_material_dockerd_could_not_load() -> None:
+    with pytest.raises(BadInput, match="must be PEM certificates"):
+        instance_request(f'{{"ServerCert": "{PEM}", "ServerKey": "{PEM}", "CACert": "{PEM}"}}'.encode())
+
+
+def test_it_refuses_a_server_key_of_another_certificate() -> None:
+    with pytest.raises(BadInput, match="not the private key of ServerCert"):
+        instance_request(f"{{{machine_tls(key_of='client')}}}".encode())
 
 
 @pytest.mark.parametrize(

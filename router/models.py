@@ -1,0 +1,21 @@
+"""What learners need to reach an instance's engine from their own machine."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from sessions.models import Instance
+
+
+class ClientBundle(models.Model):
+    """The CA and client certificate issued for one instance's engine; the key is the learner's own."""
+
+    instance = models.OneToOneField(Instance, on_delete=models.CASCADE, related_name="client_bundle")
+    ca_cert = models.TextField()
+    client_cert = models.TextField()
+    # Write-only: served by the bundle download alone, never in any JSON.
+    client_key = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"client bundle of {self.instance}"

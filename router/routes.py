@@ -1,0 +1,79 @@
+"""Decide where a host name leads: only to a running instance of the very session the name carries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+
+from router.hostnames import DirectName, Name
+from sessions.models import Instance, Session
+
+HTTP_DEFAULT_PORT = 80
+TLS_DEFAULT_PORT = 443
+
+
+@dataclass(frozen=True)
+class Target:
+    ip: str
+    port: int
+    hostname: str
+
+
+def resolve(name: Name, tls: bool) -> Target | None:
+    """Return the address a name leads to, or None unless it names a running instance of a live session."""
+    # Never trust the name alone (PWD #555): the address must belong to the session the name carries.
+    running = Instance.objects.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE)
+    if isinstance(name, DirectName):
+        instance = running.filter(ip=name.ip, session_id=name.session_id).first()
+        default_port = TLS_DEFAULT_PORT if tls else HTTP_DEFAULT_PORT
+        port = name.port or default_port
+    else:
+        # Eight characters of a 130-bit id rarely collide; when they do, the name is ambiguous: refuse it.
+        matches = list(running.filter(alias=name.alias, session__id__startswith=name.session_prefix)[:2])
+        instance = matches[0] if len(matches) == 1 else None
+        port = name.port
+    if instance is None or not instance.ip:
+        return None
+    return Target(instance.ip, port, instance.hostname)
+
+
+Query = Callable[[Name, bool], Awaitable[Target | None]]
+
+
+class Resolver:
+    """Resolve names off the event loop: one query at a time per name, found routes remembered briefly."""
+
+    def __init__(self, ttl: float = 2.0, size: int = 4096, query: Query | None = None) -> None:
+        # Short, so a deleted instance or an ended session stops being reachable almost at once.
+        self.ttl = ttl
+        self.size = size
+        self._found: dict[tuple[Name, bool], tuple[float, Target]] = {}
+        self._asking: dict[tuple[Name, bool], asyncio.Future[Target | None]] = {}
+        self._resolve: Query = query or database_sync_to_async(resolve, thread_sensitive=False)
+
+    async def __call__(self, name: Name, tls: bool) -> Target | None:
+        key = (name, tls)
+        cached = self._found.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        # Many connections to one name arrive together (a page's assets, a load test): ask the database once.
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.ensure_future(self._resolve(name, tls))
+            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+        target = await asyncio.shield(asking)
+        if target is not None:
+            self._remember(key, target)
+        return target
+
+    def _remember(self, key: tuple[Name, bool], target: Target) -> None:
+        now = time.monotonic()
+        if len(self._found) >= self.size:
+            self._found = {k: v for k, v in self._found.items() if v[0] > now}
+            if len(self._found) >= self.size:
+                self._found.clear()
+        self._found[key] = (now + self.ttl, target)
