@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "sessions.apps.SandboxSessionsConfig",
     "terminals",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,14 @@ SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
 MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=60)
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
+
+# SSH gateway
+SSH_GATEWAY_BIND = env.str("SSH_GATEWAY_BIND", default="0.0.0.0")
+SSH_GATEWAY_PORT = env.int("SSH_GATEWAY_PORT", default=1022)
+SSH_GATEWAY_HOST_KEY = Path(env.str("SSH_GATEWAY_HOST_KEY", default=str(DATA_DIR / "ssh_host_ed25519_key")))
+# Failed logins one client address may make at once, and how many it earns back per minute (per gateway process).
+SSH_GATEWAY_FAILURE_BURST = env.int("SSH_GATEWAY_FAILURE_BURST", default=10)
+SSH_GATEWAY_FAILURES_PER_MINUTE = env.float("SSH_GATEWAY_FAILURES_PER_MINUTE", default=6.0)
 
 # Tests share one file database, so worker and server processes they start see the same rows.
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(

@@ -392,3 +392,25 @@ async def open_exec(
         writer.close()
         raise EngineError(f"could not attach to {cmd[0]} in {name}: {status.decode(errors='replace').strip()}")
     return ExecStream(exec_id, reader, writer, tty)
+
+
+async def resize_exec(stream: ExecStream, cols: int, rows: int) -> None:
+    """Resize a tty exec's window; a process that has already ended has no window left to resize."""
+    try:
+        await stream.resize(cols, rows)
+    except DockerException as e:
+        log.debug("resize of exec %s skipped: %s", stream.exec_id, e)
+
+
+async def wait_exit_code(stream: ExecStream, timeout: float = 2.0) -> int | None:
+    """Return the exit code of a process whose output has ended; None when the engine cannot tell in time."""
+    # The engine closes the output a moment before it records the exit code.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            code = await stream.exit_code()
+        except DockerException:
+            return None
+        if code is not None or time.monotonic() >= deadline:
+            return code
+        await asyncio.sleep(0.01)
