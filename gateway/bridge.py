@@ -53,6 +53,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
 
     def session_started(self) -> None:
         assert self.chan is not None
+        self.activity.seen()
         self.task = asyncio.create_task(self._run(self.chan))
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:

@@ -23,6 +23,6 @@ async def open_tunnel(ip: str, port: int) -> asyncssh.SSHForwarder:
     """Connect to ip:port and return the session that joins it to the ssh channel."""
     try:
         _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
-    except OSError as e:
+    except OSError:
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, f"nothing answers on {ip} port {port}") from None
     return _ChannelSide(tcp_side)

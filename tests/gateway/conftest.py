@@ -77,7 +77,9 @@ class Ssh:
     def args(self, user: str, *extra: str) -> list[str]:
         return ["ssh", "-F", str(self.config), "-p", str(self.gateway.port), *extra, f"{user}@127.0.0.1"]
 
-    def run(self, user: str, *command: str, extra: tuple[str, ...] = (), **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, user: str, *command: str, extra: tuple[str, ...] = (), **kwargs: Any
+    ) -> subprocess.CompletedProcess[str]:
         """Run ssh user@gateway command…; return the finished process with its stdout and stderr as text."""
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
