@@ -135,18 +135,19 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
     async def _copy_tty(self, stream: engine.ExecStream, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         while data := await stream.reader.read(_CHUNK):
             self.activity.seen()
-            await self.can_write.wait()
+            if not self.can_write.is_set():
+                await self.can_write.wait()
             chan.write(data)
 
     async def _copy_frames(self, stream: engine.ExecStream, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         """Copy a non-tty exec's output, keeping stdout and stderr apart as ssh does."""
-        while True:
-            kind, data = await stream.read_frame()
-            if kind == 0 and not data:
-                return
+        frames = engine.FrameBatches(stream)
+        while batch := await frames.read():
             self.activity.seen()
-            await self.can_write.wait()
-            if kind == 2:
-                chan.write_stderr(data)
-            else:
-                chan.write(data)
+            for kind, data in batch:
+                if not self.can_write.is_set():
+                    await self.can_write.wait()
+                if kind == 2:
+                    chan.write_stderr(data)
+                else:
+                    chan.write(data)
