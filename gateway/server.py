@@ -30,6 +30,7 @@ class GatewayServer(asyncssh.SSHServer):
         self.limiter = limiter
         self.conn: asyncssh.SSHServerConnection | None = None
         self.address = "?"
+        self.admitted: access.Target | None = None  # passed the checks; becomes the target once auth succeeds
         self.target: access.Target | None = None
         self.activity: Activity | None = None
         self.legacy_keys: dict[str, access.Target] = {}
@@ -46,7 +47,7 @@ class GatewayServer(asyncssh.SSHServer):
 
     async def begin_auth(self, username: str) -> bool:
         """Admit ip<a-b-c-d>-<session id> at once; ask legacy names for a registered key; refuse the rest."""
-        self.target, self.legacy_keys, self.key_refused = None, {}, False
+        self.admitted, self.legacy_keys, self.key_refused = None, {}, False
         wait = self.limiter.wait_seconds(self.address)
         if wait:
             raise asyncssh.PermissionDenied(
@@ -57,7 +58,7 @@ class GatewayServer(asyncssh.SSHServer):
             if user.legacy:
                 self.legacy_keys = await access.off_loop(access.legacy_candidates)(user)
                 return True
-            self._admit(await access.off_loop(access.resolve)(user))
+            self.admitted = await access.off_loop(access.resolve)(user)
         except (usernames.BadUserName, access.Refused) as e:
             self.limiter.failed(self.address)
             log.info("refused %s from %s: %s", username, self.address, e)
@@ -68,9 +69,9 @@ class GatewayServer(asyncssh.SSHServer):
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        target = self.legacy_keys.get(key.get_fingerprint("sha256"))
-        if target:
-            self._admit(target)
+        # A match only lets the client prove it holds the private key; asyncssh then checks its signature.
+        self.admitted = self.legacy_keys.get(key.get_fingerprint("sha256"))
+        if self.admitted:
             return True
         if not self.key_refused and self.conn:
             # Count a client offering several keys once, and tell it why before its "Permission denied".
@@ -81,12 +82,10 @@ class GatewayServer(asyncssh.SSHServer):
             )
         return False
 
-    def _admit(self, target: access.Target) -> None:
-        self.target = target
-        self.activity = Activity(target.session_id)
-
     def auth_completed(self) -> None:
-        assert self.target is not None
+        assert self.admitted is not None
+        self.target = self.admitted
+        self.activity = Activity(self.target.session_id)
         log.info("%s enters %s (session %s)", self.address, self.target.container, self.target.session_id[:8])
 
     def session_requested(self) -> bridge.ExecSession | bool:
