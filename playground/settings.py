@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "sessions.apps.SandboxSessionsConfig",
     "terminals",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,14 @@ CELERY_BEAT_SCHEDULE = {
     # A sweep not started within one interval is dropped: the next one does the same work.
     "sweep": {"task": "sessions.tasks.sweep", "schedule": SWEEP_INTERVAL, "options": {"expires": SWEEP_INTERVAL}},
 }
+
+# SSH gateway
+SSH_GATEWAY_BIND = env.str("SSH_GATEWAY_BIND", default="0.0.0.0")
+SSH_GATEWAY_PORT = env.int("SSH_GATEWAY_PORT", default=1022)
+SSH_GATEWAY_HOST_KEY = Path(env.str("SSH_GATEWAY_HOST_KEY", default=str(DATA_DIR / "ssh_host_ed25519_key")))
+# Failed logins one client address may make at once, and how many it earns back per minute (per gateway process).
+SSH_GATEWAY_FAILURE_BURST = env.int("SSH_GATEWAY_FAILURE_BURST", default=10)
+SSH_GATEWAY_FAILURES_PER_MINUTE = env.float("SSH_GATEWAY_FAILURES_PER_MINUTE", default=6.0)
 
 # Tests share one file database, so worker and server processes they start see the same rows.
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(

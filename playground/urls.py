@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sessions.urls")),
     path("", include("router.urls")),
+    path("", include("gateway.urls")),
 ]

@@ -493,3 +493,65 @@ async def open_exec(
         writer.close()
         raise EngineError(f"could not attach to {cmd[0]} in {name}: {status.decode(errors='replace').strip()}")
     return ExecStream(exec_id, reader, writer, tty)
+
+
+async def resize_exec(stream: ExecStream, cols: int, rows: int) -> None:
+    """Resize a tty exec's window; a process that has already ended has no window left to resize."""
+    try:
+        await stream.resize(cols, rows)
+    except DockerException as e:
+        log.debug("resize of exec %s skipped: %s", stream.exec_id, e)
+
+
+async def wait_exit_code(stream: ExecStream, timeout: float = 2.0) -> int | None:
+    """Return the exit code of a process whose output has ended; None when the engine cannot tell in time."""
+    # The engine closes the output a moment before it records the exit code.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            code = await stream.exit_code()
+        except DockerException:
+            return None
+        if code is not None or time.monotonic() >= deadline:
+            return code
+        await asyncio.sleep(0.01)
+
+
+class FrameBatches:
+    """Demultiplex a non-tty exec's output in batches: every complete frame received so far, merged per stream.
+
+    Reading frame by frame turns a process's many small writes into as many small messages downstream (ssh
+    packets); batches keep the overhead per byte low at full speed and cost nothing when data trickles in.
+    """
+
+    def __init__(self, stream: ExecStream, read_size: int = 256 * 1024) -> None:
+        self.reader = stream.reader
+        self.read_size = read_size
+        self.buffer = bytearray()
+
+    async def read(self) -> list[tuple[int, bytes]]:
+        """Return the next (stream, data) pairs in order, stream 1 stdout and 2 stderr; [] at the end."""
+        while True:
+            batch = self._complete_frames()
+            if batch:
+                return batch
+            chunk = await self.reader.read(self.read_size)
+            if not chunk:
+                return []
+            self.buffer += chunk
+
+    def _complete_frames(self) -> list[tuple[int, bytes]]:
+        batch: list[tuple[int, list[bytes]]] = []
+        pos, end = 0, len(self.buffer)
+        while end - pos >= 8:
+            kind, size = self.buffer[pos], struct.unpack(">I", self.buffer[pos + 4 : pos + 8])[0]
+            if end - pos - 8 < size:
+                break
+            data = bytes(self.buffer[pos + 8 : pos + 8 + size])
+            pos += 8 + size
+            if batch and batch[-1][0] == kind:
+                batch[-1][1].append(data)
+            else:
+                batch.append((kind, [data]))
+        del self.buffer[:pos]
+        return [(kind, b"".join(parts)) for kind, parts in batch]

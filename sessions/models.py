@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
 
+from gateway.commands import ssh_command
+
 DEFAULT_SANDBOX_IMAGE = "playground/dind:latest"
 
 
@@ -266,6 +268,7 @@ class Instance(models.Model):
             "state": self.state,
             "session_id": self.session_id,
             "proxy_host": self.proxy_host,
+            "ssh_command": ssh_command(self),
             "session_host": self.session.playground.domain,
             "alias": self.alias,
             "tls": bool(self.tls_server_cert),

@@ -1,0 +1,126 @@
+"""The SSH gateway: an asyncssh server that admits learners to their own instances only."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable
+from typing import Any
+
+import asyncssh
+from django.conf import settings
+
+from gateway import access, bridge, hostkey, tunnel, usernames
+from gateway.activity import Activity
+from gateway.ratelimit import FailureLimiter
+
+log = logging.getLogger(__name__)
+
+# AES-GCM costs one OpenSSL call per packet; asyncssh's chacha20-poly1305 costs several Python-level calls and
+# halves throughput. OpenSSH prefers ChaCha whenever offered, so it is not. (OpenSSH >= 6.2, PuTTY >= 0.76 do GCM.)
+_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+# ssh -L localhost:PORT means "PORT on the instance", as it would with an sshd running inside it.
+_LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+class GatewayServer(asyncssh.SSHServer):
+    """One client connection: decide who it is, then which instance and ports it may reach."""
+
+    def __init__(self, limiter: FailureLimiter) -> None:
+        self.limiter = limiter
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.address = "?"
+        self.admitted: access.Target | None = None  # passed the checks; becomes the target once auth succeeds
+        self.target: access.Target | None = None
+        self.activity: Activity | None = None
+        self.legacy_keys: dict[str, access.Target] = {}
+        self.key_refused = False
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        self.address = str((conn.get_extra_info("peername") or ("?",))[0])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # asyncssh logs its handlers' exceptions only at debug level; a bug here must not pass silently.
+        if exc is not None and not isinstance(exc, (asyncssh.Error, OSError)):
+            log.error("connection from %s failed", self.address, exc_info=exc)
+
+    async def begin_auth(self, username: str) -> bool:
+        """Admit ip<a-b-c-d>-<session id> at once; ask legacy names for a registered key; refuse the rest."""
+        self.admitted, self.legacy_keys, self.key_refused = None, {}, False
+        wait = self.limiter.wait_seconds(self.address)
+        if wait:
+            raise asyncssh.PermissionDenied(
+                f"too many failed logins from {self.address}: try again in {math.ceil(wait)} seconds"
+            )
+        try:
+            user = usernames.parse(username)
+            if user.legacy:
+                self.legacy_keys = await access.off_loop(access.legacy_candidates)(user)
+                return True
+            self.admitted = await access.off_loop(access.resolve)(user)
+        except (usernames.BadUserName, access.Refused) as e:
+            self.limiter.failed(self.address)
+            log.info("refused %s from %s: %s", username, self.address, e)
+            raise asyncssh.PermissionDenied(str(e)) from None
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # A match only lets the client prove it holds the private key; asyncssh then checks its signature.
+        self.admitted = self.legacy_keys.get(key.get_fingerprint("sha256"))
+        if self.admitted:
+            return True
+        if not self.key_refused and self.conn:
+            # Count a client offering several keys once, and tell it why before its "Permission denied".
+            self.key_refused = True
+            self.limiter.failed(self.address)
+            self.conn.send_auth_banner(
+                f"{username}: only public keys registered on the session page open this short user name\n"
+            )
+        return False
+
+    def auth_completed(self) -> None:
+        assert self.admitted is not None
+        self.target = self.admitted
+        self.activity = Activity(self.target.session_id)
+        log.info("%s enters %s (session %s)", self.address, self.target.container, self.target.session_id[:8])
+
+    def session_requested(self) -> bridge.ExecSession | bool:
+        if self.target is None or self.activity is None:
+            return False
+        return bridge.ExecSession(self.target, self.activity)
+
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool | Awaitable[Any]:
+        """Forward ssh -L / -W connections to ports of the client's own instance, and nowhere else."""
+        if self.target is None or self.activity is None:
+            return False
+        if dest_host not in _LOCAL_NAMES | {self.target.ip, self.target.hostname}:
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                f"only ports of {self.target.hostname} ({self.target.ip}) can be forwarded, not {dest_host}",
+            )
+        self.activity.seen()
+        return tunnel.open_tunnel(self.target.ip, dest_port)
+
+
+async def start(bind: str, port: int) -> asyncssh.SSHAcceptor:
+    """Listen for ssh clients on bind:port (0 picks a free port) with the kept ed25519 host key."""
+    limiter = FailureLimiter(settings.SSH_GATEWAY_FAILURE_BURST, settings.SSH_GATEWAY_FAILURES_PER_MINUTE)
+    return await asyncssh.create_server(
+        lambda: GatewayServer(limiter),
+        bind,
+        port,
+        server_host_keys=[hostkey.load_or_create(settings.SSH_GATEWAY_HOST_KEY)],
+        server_version="PlaygroundGateway",
+        encryption_algs=_CIPHERS,
+        encoding=None,
+        line_editor=False,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        keepalive_interval=60,
+    )

@@ -1,0 +1,28 @@
+"""Forward ssh -L / -W connections to a port of the instance."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncssh
+
+
+class _ChannelSide(asyncssh.SSHForwarder):
+    """The ssh channel's end of a forwarded connection, closing it once both directions have ended."""
+
+    def eof_received(self) -> bool:
+        # asyncssh keeps the pair open when the instance's side ended first and the client's EOF comes second;
+        # without this close, `ssh -W` would wait forever.
+        keep_open = super().eof_received()
+        if not keep_open:
+            self.close()
+        return keep_open
+
+
+async def open_tunnel(ip: str, port: int) -> asyncssh.SSHForwarder:
+    """Connect to ip:port and return the session that joins it to the ssh channel."""
+    try:
+        _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
+    except OSError:
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, f"nothing answers on {ip} port {port}") from None
+    return _ChannelSide(tcp_side)

@@ -1,0 +1,59 @@
+"""`ssh -L` and `ssh -W` reach ports of the learner's own instance, and nothing else."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import Api
+from tests.gateway.conftest import Ssh, user_for
+
+
+def _serve_once(ssh: Ssh, node: dict[str, Any], port: int, reply: str) -> subprocess.Popen[str]:
+    server = subprocess.Popen(
+        ssh.args(user_for(node)) + [f"busybox nc -l -p {port} -e echo {reply}"], env=ssh.env, text=True
+    )
+    time.sleep(1)  # nc starts listening
+    return server
+
+
+def test_it_forwards_a_local_socket_to_a_port_of_the_instance(ssh: Ssh, node: dict[str, Any], tmp_path: Path) -> None:
+    server = _serve_once(ssh, node, 8080, "hello-through-L")
+    local = tmp_path / "forwarded.sock"
+    forward = subprocess.Popen(ssh.args(user_for(node), "-N", "-L", f"{local}:localhost:8080"), env=ssh.env)
+    try:
+        for _ in range(100):
+            if local.exists():
+                break
+            time.sleep(0.1)
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(str(local))
+        assert client.makefile().readline() == "hello-through-L\n"
+        client.close()
+    finally:
+        forward.terminate()
+        forward.wait(10)
+        server.wait(10)
+
+
+def test_it_forwards_stdio_to_the_instances_address(ssh: Ssh, node: dict[str, Any]) -> None:
+    server = _serve_once(ssh, node, 9000, "hello-through-W")
+    result = ssh.run(user_for(node), extra=("-W", f"{node['ip']}:9000"), input="")
+    server.wait(10)
+    assert result.stdout == "hello-through-W\n"
+
+
+def test_it_refuses_to_forward_to_another_sessions_instance(ssh: Ssh, api: Api, node: dict[str, Any]) -> None:
+    other = api.add(api.start())
+    result = ssh.run(user_for(node), extra=("-W", f"{other['ip']}:2375"), input="")
+    assert result.returncode == 255
+    assert f"administratively prohibited: only ports of node1 ({node['ip']}) can be forwarded" in result.stderr
+
+
+def test_it_says_when_nothing_listens_on_the_port(ssh: Ssh, node: dict[str, Any]) -> None:
+    result = ssh.run(user_for(node), extra=("-W", "localhost:9999"), input="")
+    assert result.returncode == 255
+    assert f"connect failed: nothing answers on {node['ip']} port 9999" in result.stderr
