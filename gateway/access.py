@@ -60,12 +60,7 @@ def resolve(user: UserName) -> Target:
 
 def legacy_candidates(user: UserName) -> dict[str, Target]:
     """Map the fingerprints of keys registered on live sessions matching a legacy name to the instance they open."""
-    instances = Instance.objects.filter(
-        ip=user.ip,
-        state=Instance.State.RUNNING,
-        session__state=Session.State.ACTIVE,
-        session__id__startswith=user.session,
-    )
+    instances = Instance.objects.reachable().filter(ip=user.ip, session__id__startswith=user.session)
     targets = {instance.session_id: _target(instance) for instance in instances}
     if not targets:
         raise Refused(f"no live session starting with {user.session} has an instance at {user.ip}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
-_FULL = re.compile(r"^ip(\d{1,3}(?:-\d{1,3}){3})-([a-z0-9]{9,32})$")
-_LEGACY = re.compile(r"^(\d{1,3}(?:-\d{1,3}){3})-([a-z0-9]{8})$")
+from sessions.models import parse_proxy_host, undash_ip
+
+_LEGACY = re.compile(r"(\d{1,3}(?:-\d{1,3}){3})-([a-z0-9]{8})")
 
 
 class BadUserName(ValueError):
@@ -24,15 +24,13 @@ class UserName:
 def parse(username: str) -> UserName:
     """Split an ssh user name into the instance address and the session id (or legacy prefix)."""
     name = username.strip().lower()
-    for pattern, legacy in ((_FULL, False), (_LEGACY, True)):
-        match = pattern.match(name)
-        if match:
-            dashed, session = match.groups()
-            try:
-                ip = str(ipaddress.IPv4Address(dashed.replace("-", ".")))
-            except ipaddress.AddressValueError:
-                break
-            return UserName(ip=ip, session=session, legacy=legacy)
+    full = parse_proxy_host(name)
+    if full and len(full[1]) > 8:
+        return UserName(ip=full[0], session=full[1], legacy=False)
+    legacy = _LEGACY.fullmatch(name)
+    ip = legacy and undash_ip(legacy[1])
+    if legacy and ip:
+        return UserName(ip=ip, session=legacy[2], legacy=True)
     raise BadUserName(
         f"{username!r} is not a playground user: log in as ip<a-b-c-d>-<session id>, "
         "the ssh command shown for each instance on the session page"

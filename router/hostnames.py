@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
-_DIRECT = re.compile(
-    r"^ip(?P<ip>\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3})-(?P<session>[a-z0-9]+)(?:-(?P<port>\d{1,5}))?\.direct\.(?P<domain>.+)$"
-)
+from sessions.models import PROXY_HOST_PATTERN, undash_ip
+
+_DIRECT = re.compile(rf"^{PROXY_HOST_PATTERN}(?:-(?P<port>\d{{1,5}}))?\.direct\.(?P<domain>.+)$")
 _MACHINE = re.compile(
     r"^pwd(?P<alias>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-(?P<prefix>[a-z0-9]{8})-(?P<port>\d{1,5})\.(?P<domain>.+)$"
 )
@@ -51,14 +50,11 @@ def parse(host: str, domain: str) -> Name | None:
 
 
 def _direct(match: re.Match[str]) -> DirectName | None:
-    try:
-        ip = ipaddress.IPv4Address(match["ip"].replace("-", "."))
-    except ValueError:
-        return None
+    ip = undash_ip(match["ip"])
     port = _port(match["port"]) if match["port"] else None
-    if match["port"] and port is None:
+    if ip is None or (match["port"] and port is None):
         return None
-    return DirectName(str(ip), match["session"], port)
+    return DirectName(ip, match["session"], port)
 
 
 def _port(text: str) -> int | None:

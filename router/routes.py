@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 
 from router.hostnames import DirectName, Name
-from sessions.models import Instance, Session
+from sessions.models import Instance
 
 HTTP_DEFAULT_PORT = 80
 TLS_DEFAULT_PORT = 443
@@ -26,7 +26,7 @@ class Target:
 def resolve(name: Name, tls: bool) -> Target | None:
     """Return the address a name leads to, or None unless it names a running instance of a live session."""
     # Never trust the name alone (PWD #555): the address must belong to the session the name carries.
-    running = Instance.objects.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE)
+    running = Instance.objects.reachable()
     if isinstance(name, DirectName):
         instance = running.filter(ip=name.ip, session_id=name.session_id).first()
         default_port = TLS_DEFAULT_PORT if tls else HTTP_DEFAULT_PORT

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +17,24 @@ from django.utils import timezone
 from gateway.commands import ssh_command
 
 DEFAULT_SANDBOX_IMAGE = "playground/dind:latest"
+# PWD's name for an instance: ip<a-b-c-d>-<session id>, in direct host names and ssh user names.
+PROXY_HOST_PATTERN = r"ip(?P<ip>\d{1,3}(?:-\d{1,3}){3})-(?P<session>[a-z0-9]+)"
+_PROXY_HOST = re.compile(PROXY_HOST_PATTERN)
+
+
+def parse_proxy_host(label: str) -> tuple[str, str] | None:
+    """Return (ip, session id) from ip<a-b-c-d>-<session id>, or None if it is not one."""
+    match = _PROXY_HOST.fullmatch(label)
+    ip = match and undash_ip(match["ip"])
+    return (ip, match["session"]) if match and ip else None
+
+
+def undash_ip(dashed: str) -> str | None:
+    """Return the IPv4 address written a-b-c-d, or None if it is not one."""
+    try:
+        return str(ipaddress.IPv4Address(dashed.replace("-", ".")))
+    except ipaddress.AddressValueError:
+        return None
 
 
 def new_session_id() -> str:
@@ -216,6 +236,10 @@ class Session(models.Model):
 
 
 class InstanceQuerySet(models.QuerySet["Instance"]):
+    def reachable(self) -> InstanceQuerySet:
+        """Filter running instances of live sessions: the only ones a route or a login may lead to."""
+        return self.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE)
+
     def stuck(self, now: datetime) -> InstanceQuerySet:
         """Filter instances still provisioning PROVISIONING_TIMEOUT after they were reserved."""
         started_before = now - timedelta(seconds=settings.PROVISIONING_TIMEOUT)
