@@ -74,6 +74,34 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": _json(_ref("Session"), "The ended session"), "404": ERRORS["404"]},
             },
         },
+        "/sessions/{session_id}/ssh-keys": {
+            "parameters": [SESSION_ID],
+            "get": {
+                "summary": "Public keys that open the legacy ssh user name <a-b-c-d>-<sid[:8]>",
+                "responses": {"200": _json({"type": "object"}, "{'keys': [...]}"), **ERRORS},
+            },
+            "post": {
+                "summary": "Register a public key (the contents of a .pub file)",
+                "requestBody": {
+                    "content": {"application/json": {"schema": {"type": "object", "properties": {"key": {}}}}}
+                },
+                "responses": {
+                    "201": _json({"type": "object"}, "The registered key"),
+                    **ERRORS,
+                    "409": _json(_ref("Error"), "max_keys"),
+                },
+            },
+        },
+        "/sessions/{session_id}/ssh-keys/{key_id}": {
+            "parameters": [
+                SESSION_ID,
+                {"name": "key_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            ],
+            "delete": {
+                "summary": "Forget a registered key",
+                "responses": {"200": {"description": "Deleted"}, **ERRORS},
+            },
+        },
         "/sessions/{session_id}/extend": {
             "parameters": [SESSION_ID],
             "post": {
