@@ -58,6 +58,11 @@ def resolve(user: UserName) -> Target:
     return _target(instance)
 
 
+def still_reachable(target: Target) -> bool:
+    """Tell whether the instance a connection entered is still running in a live session."""
+    return Instance.objects.reachable().filter(name=target.container, ip=target.ip).exists()
+
+
 def legacy_candidates(user: UserName) -> dict[str, Target]:
     """Map the fingerprints of keys registered on live sessions matching a legacy name to the instance they open."""
     instances = Instance.objects.reachable().filter(ip=user.ip, session__id__startswith=user.session)

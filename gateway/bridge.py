@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
 import asyncssh
 
@@ -33,6 +35,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         self.can_write.set()
         self.early_input: list[bytes] = []
         self.early_eof = False
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self.chan = chan
@@ -67,7 +70,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         self.stream.writer.write(data)
         if self.stream.writer.transport.get_write_buffer_size() > _INPUT_HIGH_WATER:
             self.chan.pause_reading()
-            asyncio.create_task(self._resume_reading_when_drained(self.stream, self.chan))
+            self._spawn(self._resume_reading_when_drained(self.stream, self.chan))
 
     async def _resume_reading_when_drained(
         self, stream: engine.ExecStream, chan: asyncssh.SSHServerChannel[bytes]
@@ -86,7 +89,13 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if self.stream and self.stream.tty:
-            asyncio.create_task(engine.resize_exec(self.stream, width, height))
+            self._spawn(engine.resize_exec(self.stream, width, height))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        # The loop keeps only weak references to tasks: hold them until done, or they may vanish mid-way.
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def pause_writing(self) -> None:
         self.can_write.clear()

@@ -105,7 +105,16 @@ class GatewayServer(asyncssh.SSHServer):
                 f"only ports of {self.target.hostname} ({self.target.ip}) can be forwarded, not {dest_host}",
             )
         self.activity.seen()
-        return tunnel.open_tunnel(self.target.ip, dest_port)
+        return self._tunnel(self.target, dest_port)
+
+    async def _tunnel(self, target: access.Target, port: int) -> Any:
+        # Checked at each channel, not only at login: a connection kept open past its session's end must not
+        # reach whatever instance gets that address next.
+        if not await access.off_loop(access.still_reachable)(target):
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, f"{target.hostname} is gone: its session has ended"
+            )
+        return await tunnel.open_tunnel(target.ip, port)
 
 
 async def start(bind: str, port: int) -> asyncssh.SSHAcceptor:

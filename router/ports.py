@@ -6,7 +6,7 @@ import logging
 import re
 
 from sessions import engine, events
-from sessions.models import Instance, Session
+from sessions.models import Instance
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def published_ports(instance_name: str) -> list[int]:
 
 def announce_ports() -> int:
     """Publish `instance docker ports` for every running instance; return how many were announced."""
-    running = Instance.objects.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE)
+    running = Instance.objects.reachable()
     announced = 0
     for name, session_id in running.values_list("name", "session_id"):
         try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 
 from router.hostnames import DirectName, Name
+from sessions.engine import ENGINE_TLS_PORT
 from sessions.models import Instance
 
 HTTP_DEFAULT_PORT = 80
@@ -32,6 +33,10 @@ def resolve(name: Name, tls: bool) -> Target | None:
         default_port = TLS_DEFAULT_PORT if tls else HTTP_DEFAULT_PORT
         port = name.port or default_port
     else:
+        # docker-machine's names carry only 40 bits of the session id: they lead nowhere but to the engine's
+        # TLS port, where dockerd itself checks the client certificate.
+        if not tls or name.port != ENGINE_TLS_PORT:
+            return None
         # Eight characters of a 130-bit id rarely collide; when they do, the name is ambiguous: refuse it.
         matches = list(running.filter(alias=name.alias, session__id__startswith=name.session_prefix)[:2])
         instance = matches[0] if len(matches) == 1 else None

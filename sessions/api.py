@@ -118,7 +118,7 @@ def ping(request: HttpRequest) -> HttpResponse:
     """Tell a load balancer whether to send learners here: 503 engine down, 507 full."""
     if not engine.ping():
         return error(503, "engine_unreachable", "the Docker engine does not answer")
-    live = Instance.objects.exclude(state=Instance.State.GONE).count()
+    live = Instance.objects.live().count()
     capacity = settings.MAX_INSTANCES_PER_HOST
     if live >= capacity:
         return error(507, "out_of_capacity", f"{live} of {capacity} instances in use")

@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 import logging
+import random
 import re
 import struct
 import tarfile
@@ -24,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import requests
 from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
 log = logging.getLogger(__name__)
+
+# docker-py lets the transport's errors through (a refused socket, a read timeout): they mean the same to us.
+ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
 
 LABEL_SESSION = "playground.session"
 LABEL_INSTANCE = "playground.instance"
@@ -88,7 +93,7 @@ def client() -> docker.DockerClient:
 def ping() -> bool:
     try:
         return bool(client().ping())
-    except (DockerException, OSError):
+    except (*ENGINE_ERRORS, OSError):
         return False
 
 
@@ -117,12 +122,17 @@ def _used_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def create_session_network(session_id: str) -> None:
-    """Create the bridge network private to one session, on the first free /24 of the pool."""
-    used = _used_subnets()
+    """Create the bridge network private to one session, on a free /24 of the pool."""
+    try:
+        used = _used_subnets()
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"could not list the engine's networks: {e}") from e
     pool = ipaddress.ip_network(settings.SANDBOX_SUBNET_POOL)
-    for subnet in pool.subnets(new_prefix=24):
-        if any(subnet.overlaps(u) for u in used):
-            continue
+    free = [subnet for subnet in pool.subnets(new_prefix=24) if not any(subnet.overlaps(u) for u in used)]
+    # A random free subnet, not the first: addresses an ended session used are not handed out again at once,
+    # so nothing still pointing at them (a cached route, an old tunnel) meets the next session's instances.
+    random.shuffle(free)
+    for subnet in free:
         ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))])
         try:
             client().api.create_network(
@@ -148,12 +158,15 @@ def privileged_works() -> bool:
     if choice in ("true", "false"):
         return choice == "true"
     api = client().api
-    probe = api.create_container(
-        settings.SANDBOX_IMAGE,
-        entrypoint=["/bin/true"],
-        labels={LABEL_ROLE: "probe"},
-        host_config=api.create_host_config(privileged=True),
-    )
+    try:
+        probe = api.create_container(
+            settings.SANDBOX_IMAGE,
+            entrypoint=["/bin/true"],
+            labels={LABEL_ROLE: "probe"},
+            host_config=api.create_host_config(privileged=True),
+        )
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"could not probe the engine: {e}") from e
     try:
         api.start(probe)
     except APIError as e:
@@ -170,11 +183,21 @@ def _security() -> dict[str, Any]:
         return {"privileged": True}
     return {
         "cap_add": ["ALL"],
-        "cap_drop": ["SYS_RESOURCE"],
+        # Nothing the inner engine needs, and each a way out to the host: kernel modules, raw I/O, the clock,
+        # the kernel log, rebooting, the MAC policy.
+        "cap_drop": ["SYS_RESOURCE", "SYS_MODULE", "SYS_RAWIO", "SYS_TIME", "SYSLOG", "SYS_BOOT", "MAC_ADMIN"],
         "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-        # The CLI's --security-opt systempaths=unconfined: leave /proc and /sys unmasked for the inner engine.
-        "MaskedPaths": [],
-        "ReadonlyPaths": [],
+        # The inner engine writes /proc/sys/net (forwarding, IPv6 per interface), so /proc/sys cannot stay
+        # read-only as a whole; the host-wide parts of it (core_pattern, vm, fs) and sysrq do.
+        "ReadonlyPaths": [
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sysrq-trigger",
+            "/proc/sys/kernel",
+            "/proc/sys/vm",
+            "/proc/sys/fs",
+        ],
     }
 
 
@@ -184,7 +207,8 @@ def run_sandbox(spec: SandboxSpec) -> str:
     volume = volume_name(spec.name)
     net = network_name(spec.session_id)
     security = _security()
-    paths = {key: security.pop(key) for key in ("MaskedPaths", "ReadonlyPaths") if key in security}
+    # docker-py has no argument for this one; it goes into the host config as the engine names it.
+    readonly_paths = security.pop("ReadonlyPaths", None)
     try:
         client().volumes.create(volume, labels=_labels(spec.session_id, "sandbox-storage", spec.name))
         host_config = api.create_host_config(
@@ -197,7 +221,8 @@ def run_sandbox(spec: SandboxSpec) -> str:
             cgroupns="private",
             **security,
         )
-        host_config.update(paths)
+        if readonly_paths:
+            host_config["ReadonlyPaths"] = readonly_paths
         api.create_container(
             spec.image,
             name=spec.name,
@@ -216,7 +241,7 @@ def run_sandbox(spec: SandboxSpec) -> str:
     except ImageNotFound as e:
         remove_sandbox(spec.name)
         raise EngineError(f"image {spec.image} is not on this engine; run the set-up to build it") from e
-    except (DockerException, KeyError) as e:
+    except (*ENGINE_ERRORS, KeyError) as e:
         remove_sandbox(spec.name)
         raise EngineError(f"could not start the sandbox: {e}") from e
 
@@ -244,16 +269,30 @@ def _tls_archive(tls: EngineTls) -> bytes:
     return buffer.getvalue()
 
 
+EXEC_OUTPUT_LIMIT = 256 * 1024
+
+
+@functools.cache
+def _client_with_timeout(seconds: float) -> docker.APIClient:
+    return docker.APIClient(base_url=settings.DOCKER_HOST, timeout=seconds)
+
+
 def exec_run(name: str, cmd: list[str], timeout: float = 60.0) -> tuple[int, bytes]:
-    """Run a command inside a sandbox and return its exit code and combined output."""
-    api = client().api
+    """Run a command inside a sandbox; return its exit code (-1 if cut short) and up to 256 KiB of output."""
+    # A learner owns everything inside the sandbox, its `docker` binary included: bound both time and output.
+    api = _client_with_timeout(timeout)
+    deadline = time.monotonic() + timeout
+    output = b""
     try:
         exec_id = api.exec_create(name, cmd)["Id"]
-        output = api.exec_start(exec_id)
+        for chunk in api.exec_start(exec_id, stream=True):
+            output += chunk
+            if len(output) >= EXEC_OUTPUT_LIMIT or time.monotonic() > deadline:
+                break
         code = api.exec_inspect(exec_id)["ExitCode"]
-    except DockerException as e:
+    except ENGINE_ERRORS as e:
         raise EngineError(f"exec in {name} failed: {e}") from e
-    return int(code if code is not None else -1), output
+    return int(code if code is not None else -1), output[:EXEC_OUTPUT_LIMIT]
 
 
 def wait_ready(name: str, timeout: float) -> None:
@@ -261,7 +300,7 @@ def wait_ready(name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            code, _ = exec_run(name, ["docker", "info"])
+            code, _ = exec_run(name, ["docker", "info"], timeout=10)
         except EngineError:
             code = -1
             if not _is_running(name):
@@ -275,14 +314,14 @@ def wait_ready(name: str, timeout: float) -> None:
 def _is_running(name: str) -> bool:
     try:
         return bool(client().api.inspect_container(name)["State"]["Running"])
-    except DockerException:
+    except ENGINE_ERRORS:
         return False
 
 
 def _tail_log(name: str) -> str:
     try:
         return client().api.logs(name, tail=5).decode(errors="replace").strip()
-    except DockerException:
+    except ENGINE_ERRORS:
         return "(no log)"
 
 
@@ -296,7 +335,7 @@ def _remove_quietly(what: str, remove: Callable[..., Any], *args: Any, **kwargs:
         if e.status_code == 409 and "in progress" in str(e):
             return None
         return f"{what}: {e.explanation}"
-    except DockerException as e:
+    except ENGINE_ERRORS as e:
         return f"{what}: {e}"
     return None
 
@@ -323,7 +362,7 @@ def remove_session_objects(session_id: str) -> None:
             errors.append(_remove_quietly(f"volume {v['Name']}", api.remove_volume, v["Name"], force=True))
         for n in api.networks(filters=flt):
             errors.append(_remove_quietly(f"network {n['Id']}", api.remove_network, n["Id"]))
-    except DockerException as e:
+    except ENGINE_ERRORS as e:
         errors.append(f"listing objects of session {session_id}: {e}")
     _raise_if_any(errors)
 
@@ -371,7 +410,7 @@ def deployment_objects() -> list[LabelledObject]:
             ),
             *(("network", n["Id"], n["Labels"], _timestamp(n["Created"])) for n in api.networks(filters=flt)),
         ]
-    except DockerException as e:
+    except ENGINE_ERRORS as e:
         raise EngineError(f"could not list labelled objects: {e}") from e
     return [
         LabelledObject(kind, name, labels[LABEL_SESSION], labels.get(LABEL_INSTANCE, ""), created)
@@ -415,7 +454,7 @@ def import_rootfs(tarball: Path, tag: str, changes: list[str]) -> None:
         repository, version = tag, "latest"
     try:
         client().api.import_image_from_file(str(tarball), repository=repository, tag=version, changes=changes)
-    except DockerException as e:
+    except ENGINE_ERRORS as e:
         raise EngineError(f"docker import failed: {e}") from e
 
 
@@ -475,7 +514,7 @@ async def open_exec(
             client().api.exec_create, name, cmd, stdin=True, tty=tty, environment=env, workdir=workdir
         )
         reader, writer = await _open_engine_connection()
-    except (DockerException, OSError) as e:
+    except (*ENGINE_ERRORS, OSError) as e:
         raise EngineError(f"could not start {cmd[0]} in {name}: {e}") from e
     exec_id = created["Id"]
     body = json.dumps({"Detach": False, "Tty": tty}).encode()
@@ -499,7 +538,7 @@ async def resize_exec(stream: ExecStream, cols: int, rows: int) -> None:
     """Resize a tty exec's window; a process that has already ended has no window left to resize."""
     try:
         await stream.resize(cols, rows)
-    except DockerException as e:
+    except ENGINE_ERRORS as e:
         log.debug("resize of exec %s skipped: %s", stream.exec_id, e)
 
 
@@ -510,7 +549,7 @@ async def wait_exit_code(stream: ExecStream, timeout: float = 2.0) -> int | None
     while True:
         try:
             code = await stream.exit_code()
-        except DockerException:
+        except ENGINE_ERRORS:
             return None
         if code is not None or time.monotonic() >= deadline:
             return code

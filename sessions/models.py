@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from gateway.commands import ssh_command
 
-DEFAULT_SANDBOX_IMAGE = "playground/dind:latest"
+
+def default_sandbox_image() -> str:
+    """Return the image bin/setup builds (SANDBOX_IMAGE), the default of new playgrounds."""
+    return str(settings.SANDBOX_IMAGE)
+
+
 # PWD's name for an instance: ip<a-b-c-d>-<session id>, in direct host names and ssh user names.
 PROXY_HOST_PATTERN = r"ip(?P<ip>\d{1,3}(?:-\d{1,3}){3})-(?P<session>[a-z0-9]+)"
 _PROXY_HOST = re.compile(PROXY_HOST_PATTERN)
@@ -44,7 +49,7 @@ def new_session_id() -> str:
 
 class Playground(models.Model):
     domain = models.CharField(max_length=253, unique=True, help_text="Host name the site answers on.")
-    default_image = models.CharField(max_length=200, default=DEFAULT_SANDBOX_IMAGE)
+    default_image = models.CharField(max_length=200, default=default_sandbox_image)
     extra_images = models.JSONField(default=list, blank=True, help_text="Other images learners may choose.")
     session_duration = models.DurationField(default=timedelta(hours=4))
     max_instances = models.PositiveSmallIntegerField(default=5)
@@ -65,7 +70,8 @@ class Playground(models.Model):
         domain = host.split(":")[0].lower()
         playground = cls.objects.filter(domain=domain).first() or cls.objects.order_by("id").first()
         if playground is None:
-            playground = cls.objects.create(domain=domain)
+            # The first request ever names the default playground after the configured domain, not its Host.
+            playground, _ = cls.objects.get_or_create(domain=settings.PLAYGROUND_DOMAIN)
         return playground
 
     @property
@@ -236,6 +242,10 @@ class Session(models.Model):
 
 
 class InstanceQuerySet(models.QuerySet["Instance"]):
+    def live(self) -> InstanceQuerySet:
+        """Filter instances that exist or are being created: what counts against capacity."""
+        return self.exclude(state=Instance.State.GONE)
+
     def reachable(self) -> InstanceQuerySet:
         """Filter running instances of live sessions: the only ones a route or a login may lead to."""
         return self.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE)

@@ -9,10 +9,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
 from router import credentials
 from sessions.engine import EngineTls
 from sessions.sandboxes import BadInput, InstanceRequest
 
+MAX_DURATION_SECONDS = 366 * 24 * 3600
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -32,9 +36,24 @@ def parse_duration(text: str) -> timedelta | None:
         if not parts or "".join(n + u for n, u in parts) != text:
             raise BadInput(f"session-duration {text!r} is not a duration like 90m, 1h30m or 45s")
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-    if seconds <= 0:
-        raise BadInput("session-duration must be positive")
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise BadInput("session-duration must be positive and at most a year")
     return timedelta(seconds=seconds)
+
+
+def stack_fields(url: str, name: str) -> dict[str, str]:
+    """Validate PWD's stack and stack_name form fields."""
+    url, name = url.strip(), name.strip()
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError as e:
+            raise BadInput("stack must be an http(s) URL of a compose file") from e
+        if len(url) > 500:
+            raise BadInput("stack must be at most 500 characters")
+    if len(name) > 100:
+        raise BadInput("stack_name must be at most 100 characters")
+    return {"stack": url, "stack_name": name}
 
 
 def json_body(raw: bytes) -> dict[str, Any]:

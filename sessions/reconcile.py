@@ -24,7 +24,7 @@ def sweep() -> list[tuple[str, datetime | None]]:
     Instance.objects.stuck(now).update(state=Instance.State.GONE)
     # Read the running rows before listing the engine: an instance that starts running after the listing
     # must not look vanished.
-    running = list(Instance.objects.filter(state=Instance.State.RUNNING, session__state=Session.State.ACTIVE))
+    running = list(Instance.objects.reachable())
     try:
         objects = engine.deployment_objects()
     except engine.EngineError:

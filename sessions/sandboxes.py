@@ -77,8 +77,7 @@ class InstanceRequest:
 
 def start_session(playground: Playground, duration: timedelta | None = None, image: str = "", **extra: str) -> Session:
     """Create a session with its private network; refuse early when the engine has no room."""
-    if image and image not in playground.images:
-        raise BadInput(f"image {image!r} is not offered here; choose one of {', '.join(playground.images)}")
+    _check_image(playground, image)
     lifetime = min(duration, playground.session_duration) if duration else playground.session_duration
     now = timezone.now()
     session = Session.objects.create(
@@ -97,12 +96,8 @@ def start_session(playground: Playground, duration: timedelta | None = None, ima
 
 def add_instance(session: Session, request: InstanceRequest) -> Instance:
     """Start a new sandbox in the session and return it once its inner engine answers."""
-    if request.image and request.image not in session.playground.images:
-        raise BadInput(
-            f"image {request.image!r} is not offered here; choose one of {', '.join(session.playground.images)}"
-        )
-    live_on_host = Instance.objects.exclude(state=Instance.State.GONE).count()
-    if live_on_host >= settings.MAX_INSTANCES_PER_HOST:
+    _check_image(session.playground, request.image)
+    if Instance.objects.live().count() >= settings.MAX_INSTANCES_PER_HOST:
         raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
     instance = _reserve(session, request)
     playground = session.playground
@@ -130,6 +125,12 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
         raise
     _tell(session.id, "instance new", instance.name, instance.ip, instance.hostname, instance.proxy_host)
     return instance
+
+
+def _check_image(playground: Playground, image: str) -> None:
+    """Refuse an image the playground does not offer; the client never chooses what runs (PWD let it)."""
+    if image and image not in playground.images:
+        raise BadInput(f"image {image!r} is not offered here; choose one of {', '.join(playground.images)}")
 
 
 def _tell(session_id: str, name: str, *args: object) -> None:

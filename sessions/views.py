@@ -48,8 +48,7 @@ def home(request: HttpRequest) -> HttpResponse:
             playground,
             duration=parsing.parse_duration(request.POST.get("session-duration", "")),
             image=request.POST.get("image_name", "").strip(),
-            stack=request.POST.get("stack", "").strip(),
-            stack_name=request.POST.get("stack_name", "").strip(),
+            **parsing.stack_fields(request.POST.get("stack", ""), request.POST.get("stack_name", "")),
         )
     except sandboxes.SandboxError as e:
         if xhr:
