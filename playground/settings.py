@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "sessions.apps.SandboxSessionsConfig",
     "terminals",
+    "mirror",
 ]
 
 MIDDLEWARE = [
@@ -122,3 +123,13 @@ DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
     "TEST_DATABASE_NAME", default=str(DATA_DIR / "test.sqlite3")
 )
+
+# Registry mirror: what sandboxes pull from (issue 5). Read-only for sandboxes; seeded by `manage.py seed_mirror`.
+MIRROR_STORAGE = Path(env.str("MIRROR_STORAGE", default=str(DATA_DIR / "registry")))
+MIRROR_PORT = env.int("MIRROR_PORT", default=5000)
+# Where sandboxes reach the mirror; empty: the host's address on a bridge of its own, the pool's last /24.
+MIRROR_HOST = env.str("MIRROR_HOST", default="")
+# Offline, pulls from Docker Hub (or any other registry) are sent here and refused at once with a clear message.
+MIRROR_OFFLINE_PORT = env.int("MIRROR_OFFLINE_PORT", default=5001)
+# With internet access, e.g. https://registry-1.docker.io: images not seeded are fetched and cached on first pull.
+MIRROR_PROXY_URL = env.str("MIRROR_PROXY_URL", default="")

@@ -7,8 +7,10 @@ reconciled with the database.
 from __future__ import annotations
 
 import functools
+import io
 import ipaddress
 import logging
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +54,8 @@ class SandboxSpec:
     cpus: float
     pids: int
     env: dict[str, str] = field(default_factory=dict)
+    # Files (absolute path -> content) written into the container before it starts, e.g. the inner daemon.json.
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @functools.cache
@@ -182,6 +186,8 @@ def run_sandbox(spec: SandboxSpec) -> str:
             labels=_labels(spec.session_id, "sandbox", spec.name),
             host_config=host_config,
         )
+        if spec.files:
+            api.put_archive(spec.name, "/", _tar(spec.files))
         api.start(spec.name)
         return str(api.inspect_container(spec.name)["NetworkSettings"]["Networks"][net]["IPAddress"])
     except ImageNotFound as e:
@@ -312,3 +318,59 @@ def import_rootfs(tarball: Path, tag: str, changes: list[str]) -> None:
         client().api.import_image_from_file(str(tarball), repository=repository, tag=version, changes=changes)
     except DockerException as e:
         raise EngineError(f"docker import failed: {e}") from e
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(content)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def ensure_host_network(name: str, subnet: str) -> None:
+    """Create a bridge network on subnet unless it exists, so the host holds the subnet's first address."""
+    api = client().api
+    try:
+        if _network_exists(name):
+            return
+        api.create_network(
+            name,
+            driver="bridge",
+            ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]),
+            check_duplicate=True,
+            labels={LABEL_ROLE: name},
+        )
+    except APIError as e:
+        # A concurrent start created it first.
+        if e.status_code == 409 and _network_exists(name):
+            return
+        raise EngineError(f"could not create network {name} on {subnet}: {e.explanation}") from e
+
+
+def _network_exists(name: str) -> bool:
+    # The engine's name filter matches substrings.
+    return any(n["Name"] == name for n in client().api.networks(names=[name]))
+
+
+def push_image(image: str, tags: list[str]) -> None:
+    """Tag image as repository:tag for each tag (repository naming a registry) and push them."""
+    api = client().api
+    repository, _, _ = image.rpartition(":")
+    try:
+        for tag in tags:
+            api.tag(image, repository, tag)
+            for line in api.push(repository, tag, stream=True, decode=True):
+                if "error" in line:
+                    raise EngineError(f"push of {repository}:{tag} failed: {line['error']}")
+    except DockerException as e:
+        raise EngineError(f"push of {repository} failed: {e}") from e
+
+
+def remove_image(image: str) -> None:
+    """Remove an image tag from the engine (the image goes once no tag names it)."""
+    error = _remove_quietly(f"image {image}", client().api.remove_image, image)
+    _raise_if_any([error])

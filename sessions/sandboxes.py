@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from mirror import registry
 from sessions import engine, events
 from sessions.models import Instance, Playground, Session
 
@@ -103,6 +104,7 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
         cpus=playground.cpu_limit,
         pids=playground.pids_limit,
         env=request.env,
+        files=registry.sandbox_files(),
     )
     try:
         instance.ip = engine.run_sandbox(spec)
