@@ -93,10 +93,26 @@ def write_config(name: str, config: dict[str, Any]) -> Path:
 
 def serve_command(config_path: Path) -> list[str]:
     """Return the command line that runs Debian's docker-registry with a configuration."""
+    return [_binary(), "serve", str(config_path)]
+
+
+def _binary() -> str:
     binary = shutil.which("docker-registry")
     if binary is None:
         raise RegistryError("docker-registry is not installed: apt-get install docker-registry")
-    return [binary, "serve", str(config_path)]
+    return binary
+
+
+def collect_garbage() -> None:
+    """Delete the layers no tag uses any more (left by rebuilt images); run while no writable registry runs."""
+    path = write_config("gc", registry_config("127.0.0.1:0", read_only=False))
+    try:
+        command = [_binary(), "garbage-collect", "--delete-untagged", str(path)]
+        done = subprocess.run(command, capture_output=True, text=True)
+    finally:
+        path.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise RegistryError(f"garbage-collect failed: {done.stderr.strip()[-500:]}")
 
 
 def free_port(host: str) -> int:
@@ -121,16 +137,20 @@ def running(host: str, read_only: bool) -> Iterator[str]:
         path.unlink(missing_ok=True)
 
 
-def wait_until_up(addr: str, proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
+def wait_until_up(addr: str, proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Return once the server proc started answers HTTP at addr; raise RegistryError if it exits or stays silent."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RegistryError(f"docker-registry on {addr} exited: {proc.stderr.read() if proc.stderr else ''}")
-        with contextlib.suppress(OSError):
+            raise RegistryError(f"{proc.args!r} exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
             urllib.request.urlopen(f"http://{addr}/v2/", timeout=1).close()
             return
-        time.sleep(0.05)
-    raise RegistryError(f"docker-registry on {addr} did not answer within {timeout:.0f}s")
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it listens
+        except OSError:
+            time.sleep(0.05)
+    raise RegistryError(f"{proc.args!r} did not answer on {addr} within {timeout:.0f}s")
 
 
 def image_label(addr: str, repository: str, tag: str, label: str) -> str | None:

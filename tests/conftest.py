@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from mirror import registry
 from sessions import engine, sandboxes
 from sessions.models import Instance, Playground, Session
 
@@ -70,3 +73,34 @@ def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
     name = instance["name"] if isinstance(instance, dict) else instance.name
     code, output = engine.exec_run(name, ["sh", "-c", script])
     return code, output.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def mirror(docker_engine: None) -> Iterator[str]:
+    """Run the read-only mirror and the offline notice (the real commands) on free ports; yield host:port."""
+    registry.ensure_address()
+    host = registry.mirror_host()
+    ports = {"MIRROR_PORT": registry.free_port(host), "MIRROR_OFFLINE_PORT": registry.free_port(host)}
+    env = {**os.environ, **{name: str(port) for name, port in ports.items()}}
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    procs = [
+        subprocess.Popen([*manage, command], env=env, stdout=subprocess.DEVNULL)
+        for command in ("run_mirror", "run_offline_notice")
+    ]
+    saved = {name: getattr(settings, name) for name in ports}
+    for name, port in ports.items():
+        setattr(settings, name, port)
+    addr = f"{host}:{ports['MIRROR_PORT']}"
+    try:
+        registry.wait_until_up(addr, procs[0])
+        registry.wait_until_up(f"{host}:{ports['MIRROR_OFFLINE_PORT']}", procs[1])
+        assert registry.image_label(addr, "library/hello-world", "latest", engine.LABEL_RECIPE), (
+            "the mirror is not seeded: run bin/setup"
+        )
+        yield addr
+    finally:
+        for name, value in saved.items():
+            setattr(settings, name, value)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)

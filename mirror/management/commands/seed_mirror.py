@@ -28,6 +28,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"the mirror is up to date ({', '.join(images.names())})")
                     return
                 images.build_and_push(addr, stale, self.stdout.write)
+            self.stdout.write("removing layers that no tag uses any more")
+            registry.collect_garbage()
         except (RuntimeError, OSError, registry.RegistryError, engine.EngineError) as e:
             raise CommandError(str(e)) from e
         built = ", ".join(image.describe() for image in stale)
