@@ -46,11 +46,38 @@ class Image:
         return f"{self.name}:{','.join(self.tags)}"
 
 
+# As Debian's -slim images do: no manuals or translations, now or in packages installed later; licences stay.
+SLIM_DPKG_CONFIG = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+"""
+
+
 def _debian(root: Path, scratch: Path) -> Path:
     rootfs.slim(root)
     for cache in root.glob("var/cache/apt/*.bin"):
         cache.unlink()
+    (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(SLIM_DPKG_CONFIG)
+    for folder in ("doc", "man", "info", "lintian", "locale"):
+        for path in (root / "usr/share" / folder).glob("*"):
+            if folder == "doc" and path.is_dir() and not path.is_symlink():
+                for extra in path.iterdir():
+                    if extra.name != "copyright":
+                        _remove(extra)
+            else:
+                _remove(path)
     return root
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _nginx(root: Path, scratch: Path) -> Path:

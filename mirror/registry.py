@@ -60,7 +60,8 @@ def sandbox_daemon_config() -> dict[str, Any]:
         # Offline, the engine falls back to Docker Hub after the mirror; send that attempt (and any other
         # registry's) to the offline notice, so it fails at once with a message instead of a DNS error.
         notice = f"http://{mirror_host()}:{settings.MIRROR_OFFLINE_PORT}"
-        config["proxies"] = {"https-proxy": notice, "no-proxy": mirror_host()}
+        # Registries a learner runs on the session's nodes stay reachable directly.
+        config["proxies"] = {"https-proxy": notice, "no-proxy": f"{mirror_host()},{settings.SANDBOX_SUBNET_POOL}"}
     return config
 
 

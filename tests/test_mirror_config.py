@@ -35,9 +35,9 @@ def test_it_listens_on_the_last_subnet_of_the_pool(settings: Any) -> None:
 
 def test_it_points_sandboxes_at_the_mirror_and_the_offline_notice(settings: Any) -> None:
     settings.MIRROR_HOST, settings.MIRROR_PORT, settings.MIRROR_OFFLINE_PORT = "10.9.9.1", 5000, 5001
-    settings.MIRROR_PROXY_URL = ""
+    settings.MIRROR_PROXY_URL, settings.SANDBOX_SUBNET_POOL = "", "10.213.0.0/16"
     assert registry.sandbox_daemon_config() == {
         "registry-mirrors": ["http://10.9.9.1:5000"],
         "insecure-registries": ["10.9.9.1:5000"],
-        "proxies": {"https-proxy": "http://10.9.9.1:5001", "no-proxy": "10.9.9.1"},
+        "proxies": {"https-proxy": "http://10.9.9.1:5001", "no-proxy": "10.9.9.1,10.213.0.0/16"},
     }
