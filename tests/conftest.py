@@ -104,3 +104,10 @@ def mirror(docker_engine: None) -> Iterator[str]:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def fetch(instance: dict[str, Any], url: str) -> str:
+    """Fetch a page with curl inside an instance, for up to 5 s while the server starts; return the page."""
+    code, page = sh(instance, f"for i in $(seq 50); do curl -sf -m 2 {url} && exit 0; sleep 0.1; done; exit 1")
+    assert code == 0, f"{url} did not answer in {instance['hostname']}"
+    return page
