@@ -70,8 +70,9 @@ def start_session(playground: Playground, duration: timedelta | None = None, ima
     if image and image not in playground.images:
         raise BadInput(f"image {image!r} is not offered here; choose one of {', '.join(playground.images)}")
     lifetime = min(duration, playground.session_duration) if duration else playground.session_duration
+    now = timezone.now()
     session = Session.objects.create(
-        playground=playground, expires_at=timezone.now() + lifetime, image_name=image, **extra
+        playground=playground, created_at=now, expires_at=now + lifetime, image_name=image, **extra
     )
     try:
         engine.create_session_network(session.id)
