@@ -76,12 +76,14 @@ def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="session")
-def mirror(docker_engine: None) -> Iterator[str]:
+def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run the read-only mirror and the offline notice (the real commands) on free ports; yield host:port."""
     registry.ensure_address()
     host = registry.mirror_host()
     ports = {"MIRROR_PORT": registry.free_port(host), "MIRROR_OFFLINE_PORT": registry.free_port(host)}
-    env = {**os.environ, **{name: str(port) for name, port in ports.items()}}
+    # Serve the seeded storage, but write the configuration elsewhere than a running platform's.
+    paths = {"DATA_DIR": str(tmp_path_factory.mktemp("mirror")), "MIRROR_STORAGE": str(settings.MIRROR_STORAGE)}
+    env = {**os.environ, **paths, **{name: str(port) for name, port in ports.items()}}
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     procs = [
         subprocess.Popen([*manage, command], env=env, stdout=subprocess.DEVNULL)
