@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "sessions.apps.SandboxSessionsConfig",
     "terminals",
     "gateway",
+    "mirror",
 ]
 
 MIDDLEWARE = [
@@ -171,3 +172,13 @@ CELERY_BEAT_SCHEDULE |= {
         "options": {"expires": PORTS_SCAN_INTERVAL},
     },
 }
+
+# Registry mirror: what sandboxes pull from (issue 5). Read-only for sandboxes; seeded by `manage.py seed_mirror`.
+MIRROR_STORAGE = Path(env.str("MIRROR_STORAGE", default=str(DATA_DIR / "registry")))
+MIRROR_PORT = env.int("MIRROR_PORT", default=5000)
+# Where sandboxes reach the mirror; empty: the host's address on a bridge of its own, the pool's last /24.
+MIRROR_HOST = env.str("MIRROR_HOST", default="")
+# Offline, pulls from Docker Hub (or any other registry) are sent here and refused at once with a clear message.
+MIRROR_OFFLINE_PORT = env.int("MIRROR_OFFLINE_PORT", default=5001)
+# With internet access, e.g. https://registry-1.docker.io: images not seeded are fetched and cached on first pull.
+MIRROR_PROXY_URL = env.str("MIRROR_PROXY_URL", default="")

@@ -75,6 +75,8 @@ class SandboxSpec:
     pids: int
     env: dict[str, str] = field(default_factory=dict)
     tls: EngineTls | None = None
+    # Files (absolute path -> content) written into the container before it starts, e.g. the inner daemon.json.
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 ENGINE_TLS_PORT = 2375
@@ -233,9 +235,10 @@ def run_sandbox(spec: SandboxSpec) -> str:
             labels=_labels(spec.session_id, "sandbox", spec.name),
             host_config=host_config,
         )
-        if spec.tls:
-            # The files must be in place before the entrypoint starts dockerd with them.
-            api.put_archive(spec.name, "/", _tls_archive(spec.tls))
+        files = {**spec.files, **(_tls_files(spec.tls) if spec.tls else {})}
+        if files:
+            # In place before the entrypoint starts dockerd with them.
+            api.put_archive(spec.name, "/", _tar(files))
         api.start(spec.name)
         return str(api.inspect_container(spec.name)["NetworkSettings"]["Networks"][net]["IPAddress"])
     except ImageNotFound as e:
@@ -254,19 +257,13 @@ def _with_tls_args(spec: SandboxSpec) -> dict[str, str]:
     return {**spec.env, "DOCKERD_ARGS": args}
 
 
-def _tls_archive(tls: EngineTls) -> bytes:
-    """Pack the engine's CA, certificate and key (readable by root only) as a tar rooted at /."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folder = tarfile.TarInfo(_TLS_DIR.lstrip("/"))
-        folder.type, folder.mode = tarfile.DIRTYPE, 0o700
-        tar.addfile(folder)
-        for filename, text in (("ca.pem", tls.ca_cert), ("cert.pem", tls.server_cert), ("key.pem", tls.server_key)):
-            data = text.encode()
-            info = tarfile.TarInfo(f"{folder.name}/{filename}")
-            info.size, info.mode = len(data), 0o600
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+def _tls_files(tls: EngineTls) -> dict[str, bytes]:
+    """Return the engine's CA, certificate and key as files for the sandbox."""
+    return {
+        f"{_TLS_DIR}/ca.pem": tls.ca_cert.encode(),
+        f"{_TLS_DIR}/cert.pem": tls.server_cert.encode(),
+        f"{_TLS_DIR}/key.pem": tls.server_key.encode(),
+    }
 
 
 EXEC_OUTPUT_LIMIT = 256 * 1024
@@ -456,6 +453,63 @@ def import_rootfs(tarball: Path, tag: str, changes: list[str]) -> None:
         client().api.import_image_from_file(str(tarball), repository=repository, tag=version, changes=changes)
     except ENGINE_ERRORS as e:
         raise EngineError(f"docker import failed: {e}") from e
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    """Pack files (absolute path -> content), readable by root only, as a tar rooted at /."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(content)
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def ensure_host_network(name: str, subnet: str) -> None:
+    """Create a bridge network on subnet unless it exists, so the host holds the subnet's first address."""
+    api = client().api
+    try:
+        if _network_exists(name):
+            return
+        api.create_network(
+            name,
+            driver="bridge",
+            ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]),
+            check_duplicate=True,
+            labels={LABEL_ROLE: name},
+        )
+    except APIError as e:
+        # A concurrent start created it first.
+        if e.status_code == 409 and _network_exists(name):
+            return
+        raise EngineError(f"could not create network {name} on {subnet}: {e.explanation}") from e
+
+
+def _network_exists(name: str) -> bool:
+    # The engine's name filter matches substrings.
+    return any(n["Name"] == name for n in client().api.networks(names=[name]))
+
+
+def push_image(image: str, tags: list[str]) -> None:
+    """Tag image as repository:tag for each tag (repository naming a registry) and push them."""
+    api = client().api
+    repository, _, _ = image.rpartition(":")
+    try:
+        for tag in tags:
+            api.tag(image, repository, tag)
+            for line in api.push(repository, tag, stream=True, decode=True):
+                if "error" in line:
+                    raise EngineError(f"push of {repository}:{tag} failed: {line['error']}")
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"push of {repository} failed: {e}") from e
+
+
+def remove_image(image: str) -> None:
+    """Remove an image tag from the engine (the image goes once no tag names it)."""
+    error = _remove_quietly(f"image {image}", client().api.remove_image, image)
+    _raise_if_any([error])
 
 
 # Async callers (consumers, the ssh gateway) reach the blocking SDK through this bounded pool.

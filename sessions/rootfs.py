@@ -47,18 +47,22 @@ def read_package_list(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-def debootstrap(target: Path, packages: Iterable[str], progress: Progress, variant: str = "minbase") -> None:
-    """Install a Debian root into target, reporting debootstrap's progress lines."""
+def debootstrap(
+    target: Path, packages: Iterable[str], progress: Progress, variant: str = "minbase", suite: str = DEBIAN_SUITE
+) -> None:
+    """Install a Debian root (of suite) into target, reporting debootstrap's progress lines."""
     if shutil.which("debootstrap") is None:
         raise RuntimeError("debootstrap is not installed: apt-get install debootstrap")
     cache = settings.DATA_DIR / "cache" / "debootstrap"
     cache.mkdir(parents=True, exist_ok=True)
+    include = ",".join(packages)
     cmd = [
         "debootstrap",
         f"--variant={variant}",
         f"--cache-dir={cache}",
-        f"--include={','.join(packages)}",
-        DEBIAN_SUITE,
+        # debootstrap rejects an empty --include=.
+        *([f"--include={include}"] if include else []),
+        suite,
         str(target),
         settings.DEBIAN_MIRROR,
     ]

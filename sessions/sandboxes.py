@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from mirror import registry
 from router import credentials
 from sessions import engine, events
 from sessions.models import Instance, Playground, Session
@@ -112,6 +113,7 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
             pids=playground.pids_limit,
             env=request.env,
             tls=credentials.engine_tls(instance),
+            files=registry.sandbox_files(),
         )
         instance.ip = engine.run_sandbox(spec)
         engine.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)

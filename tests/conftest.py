@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from mirror import registry
 from sessions import engine, sandboxes
 from sessions.models import Instance, Playground, Session
 from tests.processes import Processes
@@ -101,3 +104,43 @@ def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
     processes.start("beat")
     yield processes
     processes.stop_all()
+
+
+@pytest.fixture(scope="session")
+def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Run the read-only mirror and the offline notice (the real commands) on free ports; yield host:port."""
+    registry.ensure_address()
+    host = registry.mirror_host()
+    ports = {"MIRROR_PORT": registry.free_port(host), "MIRROR_OFFLINE_PORT": registry.free_port(host)}
+    # Serve the seeded storage, but write the configuration elsewhere than a running platform's.
+    paths = {"DATA_DIR": str(tmp_path_factory.mktemp("mirror")), "MIRROR_STORAGE": str(settings.MIRROR_STORAGE)}
+    env = {**os.environ, **paths, **{name: str(port) for name, port in ports.items()}}
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    procs = [
+        subprocess.Popen([*manage, command], env=env, stdout=subprocess.DEVNULL)
+        for command in ("run_mirror", "run_offline_notice")
+    ]
+    saved = {name: getattr(settings, name) for name in ports}
+    for name, port in ports.items():
+        setattr(settings, name, port)
+    addr = f"{host}:{ports['MIRROR_PORT']}"
+    try:
+        registry.wait_until_up(addr, procs[0])
+        registry.wait_until_up(f"{host}:{ports['MIRROR_OFFLINE_PORT']}", procs[1])
+        assert registry.image_label(addr, "library/hello-world", "latest", engine.LABEL_RECIPE), (
+            "the mirror is not seeded: run bin/setup"
+        )
+        yield addr
+    finally:
+        for name, value in saved.items():
+            setattr(settings, name, value)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def fetch(instance: dict[str, Any], url: str) -> str:
+    """Fetch a page with curl inside an instance, for up to 5 s while the server starts; return the page."""
+    code, page = sh(instance, f"for i in $(seq 50); do curl -sf -m 2 {url} && exit 0; sleep 0.1; done; exit 1")
+    assert code == 0, f"{url} did not answer in {instance['hostname']}"
+    return page

@@ -1,0 +1,84 @@
+"""Time pulls from the registry mirror in fresh instances, and (optionally) a full rebuild of its images.
+
+    sudo .venv/bin/python bench/mirror_pulls.py [--rounds 3] [--seed]
+
+Each round starts two fresh instances (two sessions) and times `docker pull nginx` in the first, then in the
+second, plus `docker run --rm hello-world` in the second. `--seed` first times `manage.py seed_mirror --force`
+(debootstrap with a warm package cache, import, push). Runs a read-only mirror of its own on a free port and
+labels its sandboxes with a deployment of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
+
+
+def timed(what: Callable[[], object]) -> float:
+    started = time.monotonic()
+    what()
+    return time.monotonic() - started
+
+
+def timed_exec(instance: str, script: str) -> float:
+    """Run a shell script in an instance (it must succeed) and return how long it took."""
+    from sessions import engine
+
+    started = time.monotonic()
+    code, output = engine.exec_run(instance, ["sh", "-c", script], timeout=300)
+    assert code == 0, output.decode(errors="replace")
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", action="store_true", help="also time a forced rebuild of every image")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from mirror import registry
+    from sessions import sandboxes
+    from sessions.models import Playground
+
+    if args.seed:
+        seconds = timed(lambda: call_command("seed_mirror", force=True, stdout=io.StringIO()))
+        print(f"seed_mirror --force: {seconds:.0f} s")
+
+    registry.ensure_address()
+    playground = Playground.for_host("localhost")
+    figures: dict[str, list[float]] = {"first pull": [], "second pull": [], "hello-world": []}
+    with registry.running(registry.mirror_host(), read_only=True) as addr:
+        settings.MIRROR_PORT = int(addr.rsplit(":", 1)[1])
+        for _ in range(args.rounds):
+            sessions = [sandboxes.start_session(playground) for _ in range(2)]
+            try:
+                first, second = (sandboxes.add_instance(s, sandboxes.InstanceRequest()).name for s in sessions)
+                figures["first pull"].append(timed_exec(first, "docker pull -q nginx"))
+                figures["second pull"].append(timed_exec(second, "docker pull -q nginx"))
+                figures["hello-world"].append(timed_exec(second, "docker run --rm hello-world"))
+            finally:
+                for session in sessions:
+                    sandboxes.end_session(session, reason="benchmark done")
+    for name, values in figures.items():
+        print(f"{name:12} median {statistics.median(values):.2f} s  (min {min(values):.2f}, max {max(values):.2f})")
+
+
+if __name__ == "__main__":
+    main()

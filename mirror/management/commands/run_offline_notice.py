@@ -1,0 +1,24 @@
+"""Refuse sandboxes' pulls from registries other than the mirror, at once and with a clear message."""
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from mirror import images, offline, registry
+from sessions import engine
+
+
+class Command(BaseCommand):
+    help = "Answer sandboxes' engines when they fall back to Docker Hub offline (MIRROR_OFFLINE_PORT)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            registry.ensure_address()
+        except engine.EngineError as e:
+            raise CommandError(str(e)) from e
+        host, port = registry.mirror_host(), settings.MIRROR_OFFLINE_PORT
+        self.stdout.write(f"offline notice on {host}:{port}")
+        self.stdout.flush()
+        asyncio.run(offline.serve(host, port, offline.notice(images.names())))

@@ -1,0 +1,36 @@
+"""Build the mirror's images from Debian packages and push them into its storage, skipping those up to date."""
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from mirror import images, registry
+from sessions import engine
+
+
+class Command(BaseCommand):
+    help = "Seed the registry mirror with hello-world, busybox, debian, nginx and redis built from Debian packages."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--force", action="store_true", help="Rebuild even the images that are up to date.")
+
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
+        if not engine.ping():
+            raise CommandError(f"the Docker engine at {settings.DOCKER_HOST} does not answer")
+        started = time.monotonic()
+        try:
+            # A writable registry on loopback for the seed's duration only: sandboxes reach nothing writable.
+            with registry.running("127.0.0.1", read_only=False) as addr:
+                stale = [image for image in images.IMAGES if force or not images.is_current(addr, image)]
+                if not stale:
+                    self.stdout.write(f"the mirror is up to date ({', '.join(images.names())})")
+                    return
+                images.build_and_push(addr, stale, self.stdout.write)
+            self.stdout.write("removing layers that no tag uses any more")
+            registry.collect_garbage()
+        except (RuntimeError, OSError, registry.RegistryError, engine.EngineError) as e:
+            raise CommandError(str(e)) from e
+        built = ", ".join(image.describe() for image in stale)
+        self.stdout.write(self.style.SUCCESS(f"seeded {built} in {time.monotonic() - started:.0f}s"))
