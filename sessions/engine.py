@@ -370,18 +370,6 @@ def _raise_if_any(errors: list[str | None]) -> None:
         raise EngineError("; ".join(messages))
 
 
-def labelled_objects(session_id: str | None = None) -> dict[str, list[str]]:
-    """List the ids of this deployment's containers, volumes and networks (optionally of one session)."""
-    api = client().api
-    session_label = f"{LABEL_SESSION}={session_id}" if session_id else LABEL_SESSION
-    flt = {"label": [f"{LABEL_DEPLOYMENT}={settings.SANDBOX_DEPLOYMENT}", session_label]}
-    return {
-        "containers": [c["Id"] for c in api.containers(all=True, filters=flt)],
-        "volumes": [v["Name"] for v in api.volumes(filters=flt).get("Volumes") or []],
-        "networks": [n["Id"] for n in api.networks(filters=flt)],
-    }
-
-
 @dataclass(frozen=True)
 class LabelledObject:
     kind: str  # "container", "volume" or "network"
@@ -413,6 +401,15 @@ def deployment_objects() -> list[LabelledObject]:
         LabelledObject(kind, name, labels[LABEL_SESSION], labels.get(LABEL_INSTANCE, ""), created)
         for kind, name, labels, created in found
     ]
+
+
+def labelled_objects(session_id: str | None = None) -> dict[str, list[str]]:
+    """List the names of this deployment's containers, volumes and networks (optionally of one session)."""
+    listing: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
+    for o in deployment_objects():
+        if session_id in (None, o.session_id):
+            listing[f"{o.kind}s"].append(o.name)
+    return listing
 
 
 def remove_objects(objects: list[LabelledObject]) -> None:
