@@ -118,9 +118,7 @@ class Terminal:
             try:
                 if self._size:
                     await stream.resize(*self._size)
-                self._attached.set()
-                await self._send("instance terminal status", [self.instance, status])
-                await self._pump(stream)
+                await self._pump(stream, status)
             finally:
                 self._attached.clear()
                 self._stream = None
@@ -128,11 +126,15 @@ class Terminal:
             status = "reconnect"
             await asyncio.sleep(RETRY_SECONDS[0])
 
-    async def _pump(self, stream: engine.ExecStream) -> None:
+    async def _pump(self, stream: engine.ExecStream, status: str) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         while True:
             await self._window.wait_open()
             data = await stream.reader.read(FRAME_BYTES)
+            if data and not self._attached.is_set():
+                # tmux has drawn, so the tty is raw: input reaches the shell now instead of a cooked echo.
+                self._attached.set()
+                await self._send("instance terminal status", [self.instance, status])
             text = decoder.decode(data, final=not data)
             if text:
                 self._window.sent(len(data))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
+import pyte
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -140,3 +141,11 @@ def _wait_for_http(url: str, server: subprocess.Popen[bytes], log: Path) -> None
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("daphne did not answer within 30 s")
+
+
+def seen(stream: str, cols: int = 80, rows: int = 24) -> str:
+    """Return what a terminal shows after `stream`: its scrollback, then its screen, one line each."""
+    screen = pyte.HistoryScreen(cols, rows, history=10_000)
+    pyte.Stream(screen).feed(stream)
+    scrolled = ["".join(line[x].data for x in range(cols)) for line in screen.history.top]
+    return "\n".join(line.rstrip() for line in [*scrolled, *screen.display])
