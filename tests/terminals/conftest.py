@@ -27,6 +27,8 @@ from tests.conftest import Api
 # Our own Redis database, so channel-layer groups never mix with another run's (issue 3 → DB 3).
 REDIS_URL = os.environ.get("TERMINALS_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 ROOT = Path(__file__).resolve().parents[2]
+# Part of the sandbox's prompt: once drawn, the shell reads what is typed (typeahead during its start may be lost).
+PROMPT = "(local) root@"
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +90,15 @@ class Viewer:
             while needle not in self.screen.get(instance, ""):
                 await self.event(timeout)
         return self.screen[instance]
+
+    async def ready(self, instance: str) -> dict[str, Any]:
+        """Wait until the instance's terminal is attached and shows a prompt drawn after attaching."""
+        status = await self.until("instance terminal status")
+        start = len(self.screen.get(instance, ""))
+        async with asyncio.timeout(30):
+            while PROMPT not in self.screen.get(instance, "")[start:]:
+                await self.event()
+        return status
 
     async def type(self, instance: str, keys: str) -> None:
         await self.send("instance terminal in", instance, keys)

@@ -24,7 +24,7 @@ def test_it_never_closes_for_viewers_that_do_not_acknowledge() -> None:
 async def test_it_stops_sending_until_the_viewer_acknowledges(node: dict[str, Any]) -> None:
     name = node["name"]
     async with Viewer(node["session_id"], query="flow=ack") as viewer:
-        await viewer.until("instance terminal status")
+        await viewer.ready(name)
         await viewer.type(name, "yes flood | head -c 20000000; echo done-$((2+5))\r")
         in_flight, frames = 0, 0
         # Without acknowledgements the server stops at the window: read until it goes quiet.

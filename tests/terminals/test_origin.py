@@ -49,4 +49,4 @@ async def test_it_closes_a_foreign_origin_with_4403(session_id: str) -> None:
 
 async def test_it_accepts_the_sites_own_origin(node: dict[str, Any]) -> None:
     async with Viewer(node["session_id"], origin="http://testserver") as viewer:
-        assert (await viewer.until("instance terminal status"))["args"] == [node["name"], "connect"]
+        assert (await viewer.ready(node["name"]))["args"] == [node["name"], "connect"]

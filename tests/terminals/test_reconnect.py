@@ -9,11 +9,11 @@ from tests.terminals.conftest import Viewer, seen
 async def test_it_shows_the_last_output_once_after_a_reconnect(node: dict[str, Any]) -> None:
     name = node["name"]
     async with Viewer(node["session_id"]) as first:
-        await first.until("instance terminal status")
+        await first.ready(name)
         await first.type(name, "export KEPT=yes; echo marker-$((40+2))\r")
         await first.output_until(name, "marker-42")
     async with Viewer(node["session_id"]) as again:
-        await again.until("instance terminal status")
+        await again.ready(name)
         await again.type(name, "echo kept=$KEPT end-$((1+2))\r")
         screen = await again.output_until(name, "end-3")
     assert seen(screen).count("marker-42") == 1
@@ -23,7 +23,7 @@ async def test_it_shows_the_last_output_once_after_a_reconnect(node: dict[str, A
 async def test_it_lets_two_viewers_type_into_one_shell(node: dict[str, Any]) -> None:
     name = node["name"]
     async with Viewer(node["session_id"]) as alice, Viewer(node["session_id"]) as bob:
-        await asyncio.gather(alice.until("instance terminal status"), bob.until("instance terminal status"))
+        await asyncio.gather(alice.ready(name), bob.ready(name))
         await alice.type(name, "echo from-alice-$((1+1))\r")
         await bob.output_until(name, "from-alice-2")
         await bob.type(name, "echo from-bob-$((2+2))\r")
@@ -33,8 +33,8 @@ async def test_it_lets_two_viewers_type_into_one_shell(node: dict[str, Any]) -> 
 async def test_it_gives_a_fresh_shell_after_exit(node: dict[str, Any]) -> None:
     name = node["name"]
     async with Viewer(node["session_id"]) as viewer:
-        await viewer.until("instance terminal status")
+        await viewer.ready(name)
         await viewer.type(name, "exit\r")
-        assert (await viewer.until("instance terminal status"))["args"] == [name, "reconnect"]
+        assert (await viewer.ready(name))["args"] == [name, "reconnect"]
         await viewer.type(name, "echo again-$((3+3))\r")
         await viewer.output_until(name, "again-6")

@@ -39,7 +39,7 @@ def test_it_attaches_instances_added_while_watching(live: Playground, api: Api) 
             node = await asyncio.to_thread(api.add, session_id)
             new = await viewer.until("instance new")
             assert new["args"][0] == node["name"]
-            await viewer.until("instance terminal status")
+            await viewer.ready(node["name"])
             await viewer.type(node["name"], "hostname\r")
             await viewer.output_until(node["name"], "\r\nnode1\r\n")
             return node

@@ -8,7 +8,7 @@ from tests.terminals.conftest import Viewer
 
 async def test_it_runs_a_command_in_the_instance_terminal(node: dict[str, Any]) -> None:
     async with Viewer(node["session_id"]) as viewer:
-        status = await viewer.until("instance terminal status")
+        status = await viewer.ready(node["name"])
         assert status["args"] == [node["name"], "connect"]
         await viewer.type(node["name"], "echo $((6*7))\r")
         screen = await viewer.output_until(node["name"], "\r\n42\r\n")
@@ -17,7 +17,7 @@ async def test_it_runs_a_command_in_the_instance_terminal(node: dict[str, Any]) 
 
 async def test_it_keeps_500_input_frames_in_order(node: dict[str, Any]) -> None:
     async with Viewer(node["session_id"]) as viewer:
-        await viewer.until("instance terminal status")
+        await viewer.ready(node["name"])
         await viewer.type(node["name"], "cat > /tmp/typed\r")
         for n in range(500):
             await viewer.type(node["name"], f"{n},")
@@ -33,14 +33,14 @@ def _md5(text: str) -> str:
 async def test_it_applies_the_viewport_size_to_the_shell(node: dict[str, Any]) -> None:
     async with Viewer(node["session_id"]) as viewer:
         await viewer.send("instance viewport resize", 101, 37)
-        await viewer.until("instance terminal status")
+        await viewer.ready(node["name"])
         await viewer.type(node["name"], "stty size | tr ' ' x\r")
         await viewer.output_until(node["name"], "37x101")
 
 
 async def test_it_round_trips_multibyte_characters(node: dict[str, Any]) -> None:
     async with Viewer(node["session_id"]) as viewer:
-        await viewer.until("instance terminal status")
+        await viewer.ready(node["name"])
         await viewer.type(node["name"], "echo ü 漢字 🐳 | od -An -tx1 | tr -d ' \\n'; echo\r")
         await viewer.output_until(node["name"], "c3bc20e6bca2e5ad9720f09f90b30a")
         # Output split at every byte still decodes: 2,000 whales across many reads, none replaced.
