@@ -43,19 +43,12 @@ from sessions import engine, sandboxes  # noqa: E402
 from sessions.models import Playground  # noqa: E402
 from sessions.sandboxes import InstanceRequest  # noqa: E402
 from terminals import tmux  # noqa: E402
+from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 ECHO_SAMPLES = 300
 FLOOD_BYTES = 100_000_000
 FLOOD = f"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY | head -c {FLOOD_BYTES}; echo EN''D\r"
 COLS, ROWS = 120, 40
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 class Terminal(Protocol):
@@ -235,7 +228,7 @@ async def page_under_flood(base: str, session_id: str, server_pid: int) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
         await page.goto(f"{base}/p/{session_id}")
         rows = page.locator(".pane.active .xterm-rows")

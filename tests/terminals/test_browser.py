@@ -11,16 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from sessions.models import Playground
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture
@@ -117,3 +108,30 @@ def test_it_explains_why_an_instance_cannot_be_added(one_instance_per_session: N
     page.click("#add-instance")
     expect(page.locator("#status.error")).to_have_text("a session may have at most 1 instances")
     expect(page.locator("#add-instance")).to_be_enabled()
+
+
+def test_it_copies_the_selection_and_pastes_with_ctrl_shift_v(page: Page) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    start_with_a_node(page)
+    run(page, "clear; echo copy-me-$((3+4))", "copy-me-7")
+    row = page.locator(".pane.active .xterm-rows > div", has_text=re.compile(r"^copy-me-7")).bounding_box()
+    assert row is not None
+    page.mouse.dblclick(row["x"] + 5, row["y"] + row["height"] / 2)  # a double click selects the word
+    expect(page.locator("#toast")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "copy-me-7"
+    page.locator(".pane.active .xterm").click()
+    page.keyboard.type("clear; echo pasted-")
+    page.keyboard.press("Control+Shift+V")
+    page.keyboard.press("Enter")
+    expect(page.locator(".pane.active .xterm-rows")).to_contain_text(re.compile(r"\bpasted-copy-me-7\b"))
+
+
+def test_it_changes_the_font_size_and_the_shell_follows(page: Page) -> None:
+    start_with_a_node(page)
+    run(page, "clear; stty size | tr ' ' x", re.compile(r"\d+x\d+"))
+    before = re.findall(r"(\d+)x(\d+)", screen(page))[-1]
+    page.select_option("#font-size", "20")
+    page.locator(".pane.active .xterm").click()
+    run(page, "clear; stty size | sed 's/ /by/'", re.compile(r"\d+by\d+"))
+    after = re.findall(r"(\d+)by(\d+)", screen(page))[-1]
+    assert int(after[0]) < int(before[0]) and int(after[1]) < int(before[1])
