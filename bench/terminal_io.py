@@ -49,6 +49,7 @@ ECHO_SAMPLES = 300
 FLOOD_BYTES = 100_000_000
 FLOOD = f"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY | head -c {FLOOD_BYTES}; echo EN''D\r"
 COLS, ROWS = 120, 40
+ACK_FRAMES = 4
 
 
 class Terminal(Protocol):
@@ -89,10 +90,11 @@ class RawPty:
 
 
 class Ours:
-    """Our session WebSocket, acknowledging each output frame as soon as it arrives."""
+    """Our session WebSocket, acknowledging output frames in batches of ACK_FRAMES, as the page does."""
 
     def __init__(self, ws: ClientConnection, instance: str, acknowledge: bool = True) -> None:
         self.ws, self.instance, self.acknowledge = ws, instance, acknowledge
+        self.unacknowledged = 0
 
     @classmethod
     async def open(cls, base: str, session_id: str, instance: str, acknowledge: bool = True) -> Ours:
@@ -108,8 +110,11 @@ class Ours:
         while True:
             event = json.loads(await self.ws.recv())
             if event["name"] == "instance terminal out":
-                if self.acknowledge:
-                    await self.ws.send(json.dumps({"name": "instance terminal ack", "args": [self.instance, 1]}))
+                self.unacknowledged += 1
+                if self.acknowledge and self.unacknowledged >= ACK_FRAMES:
+                    args = [self.instance, self.unacknowledged]
+                    await self.ws.send(json.dumps({"name": "instance terminal ack", "args": args}))
+                    self.unacknowledged = 0
                 return str(event["args"][1])
 
     async def close(self) -> None:
@@ -308,6 +313,8 @@ async def run(session_id: str, instance: str) -> None:
     terminado, terminado_port = start_terminado(instance)
     await asyncio.sleep(2)  # both servers up
     try:
+        load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"{os.cpu_count()} CPUs, load average {load}", flush=True)
         print("echo round trip and throughput (same instance, 120x40):", flush=True)
         rows = [
             await measure("raw docker exec -it bash", lambda: _raw(["bash", "--login"], instance)),

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 FRAME_BYTES = 32 * 1024
 WINDOW_BYTES = 256 * 1024
 INPUT_QUEUE_FRAMES = 256
+FLUSH_SECONDS = 1.0
 RETRY_SECONDS = (0.5, 1, 2, 5)
 
 # send(event name, args) puts one PWD event on the WebSocket.
@@ -75,6 +76,10 @@ class Terminal:
         self._tasks = [asyncio.create_task(self._attach_forever()), asyncio.create_task(self._write_input())]
 
     async def close(self) -> None:
+        """Stop, after writing the input already queued (a ^C sent just before closing the tab still counts)."""
+        if self._attached.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._input.join(), FLUSH_SECONDS)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -147,10 +152,11 @@ class Terminal:
             data = await self._input.get()
             await self._attached.wait()
             stream = self._stream
-            if stream is None:
-                continue
             try:
-                stream.writer.write(data)
-                await stream.writer.drain()
+                if stream is not None:
+                    stream.writer.write(data)
+                    await stream.writer.drain()
             except (ConnectionError, RuntimeError) as e:
                 log.info("input to %s lost with its exec: %s", self.instance, e)
+            finally:
+                self._input.task_done()

@@ -15,6 +15,8 @@
   const CLOSE_UNKNOWN_SESSION = 4404;
   const CLOSE_SESSION_ENDED = 4410;
   const FONT_KEY = "playground.fontSize";
+  const ACK_FRAMES = 4;
+  const ACK_DELAY_MS = 20;
 
   const instances = new Map(); // name -> {name, hostname, ip, proxyHost, item, pane, term, fit, acks}
   let selected = null;
@@ -120,12 +122,18 @@
     const instance = instances.get(name);
     if (!instance) return;
     instance.term.write(data, () => {
-      // Acknowledge in batches: one message per burst of parsed frames, not one per frame.
-      if (instance.acks++ === 0) setTimeout(() => {
-        send("instance terminal ack", name, instance.acks);
-        instance.acks = 0;
-      });
+      // Acknowledge parsed frames in batches, a little later: no message competes with the next keystroke, and
+      // the server's window (256 KiB) is far larger than ACK_FRAMES frames of a flood.
+      instance.acks += 1;
+      if (instance.acks >= ACK_FRAMES) acknowledge(instance);
+      else if (instance.acks === 1) setTimeout(() => acknowledge(instance), ACK_DELAY_MS);
     });
+  }
+
+  function acknowledge(instance) {
+    if (instance.acks === 0) return;
+    send("instance terminal ack", instance.name, instance.acks);
+    instance.acks = 0;
   }
 
   // ---- terminals ----

@@ -1,8 +1,10 @@
 """PWD's session WebSocket, spoken by an in-process viewer against the real engine."""
 
+import asyncio
 import hashlib
 from typing import Any
 
+from tests.conftest import sh
 from tests.terminals.conftest import Viewer
 
 
@@ -48,3 +50,15 @@ async def test_it_round_trips_multibyte_characters(node: dict[str, Any]) -> None
         screen = await viewer.output_until(node["name"], "end-2")
         assert screen.count("🐳") >= 2000
         assert "\ufffd" not in screen
+
+
+async def test_it_delivers_input_sent_just_before_the_viewer_leaves(node: dict[str, Any]) -> None:
+    async with Viewer(node["session_id"]) as viewer:
+        await viewer.ready(node["name"])
+        await viewer.type(node["name"], "cat > /tmp/last-words\r")
+        for _ in range(200):
+            await viewer.type(node["name"], "x" * 20)
+        await viewer.type(node["name"], "\r\x04")
+    async with asyncio.timeout(10):
+        while (await asyncio.to_thread(sh, node, "wc -c < /tmp/last-words"))[1].strip() != "4001":
+            await asyncio.sleep(0.1)
