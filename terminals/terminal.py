@@ -26,6 +26,7 @@ WINDOW_BYTES = 256 * 1024
 INPUT_QUEUE_FRAMES = 256
 FLUSH_SECONDS = 1.0
 RETRY_SECONDS = (0.5, 1, 2, 5)
+STABLE_SECONDS = 5
 
 # send(event name, args) puts one PWD event on the WebSocket.
 Send = Callable[[str, list[object]], Awaitable[None]]
@@ -96,16 +97,21 @@ class Terminal:
     async def resize(self, cols: int, rows: int) -> None:
         self._size = (cols, rows)
         if self._stream is not None:
-            try:
-                await self._stream.resize(cols, rows)
-            except Exception as e:  # the exec may be ending; the next attach applies the size
-                log.debug("resize of %s failed: %s", self.instance, e)
+            await self._apply_size(self._stream)
+
+    async def _apply_size(self, stream: engine.ExecStream) -> None:
+        if self._size is None:
+            return
+        try:
+            await stream.resize(*self._size)
+        except Exception as e:  # the exec may be ending; the next attach applies the size again
+            log.debug("resize of %s failed: %s", self.instance, e)
 
     def acknowledge(self, frames: int) -> None:
         self._window.acknowledge(frames)
 
     async def _attach_forever(self) -> None:
-        """Attach, pump until the shell exits (`exit`), attach again to a fresh one; retry while the engine fails."""
+        """Attach, pump until the shell exits (`exit`), attach again to a fresh one; back off while that fails."""
         failures = 0
         status = "connect"
         while True:
@@ -115,21 +121,22 @@ class Terminal:
                 )
             except engine.EngineError as e:
                 log.info("cannot attach to %s yet: %s", self.instance, e)
-                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
-                failures += 1
-                continue
-            failures = 0
-            self._stream = stream
-            try:
-                if self._size:
-                    await stream.resize(*self._size)
-                await self._pump(stream, status)
-            finally:
-                self._attached.clear()
-                self._stream = None
-                stream.close()
-            status = "reconnect"
-            await asyncio.sleep(RETRY_SECONDS[0])
+                stream = None
+            if stream is not None:
+                self._stream = stream
+                attached_at = asyncio.get_running_loop().time()
+                try:
+                    await self._pump(stream, status)
+                finally:
+                    self._attached.clear()
+                    self._stream = None
+                    stream.close()
+                status = "reconnect"
+                # A shell that lasted is simply replaced; one that dies at once (a broken image) is retried slowly.
+                if asyncio.get_running_loop().time() - attached_at > STABLE_SECONDS:
+                    failures = 0
+            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            failures += 1
 
     async def _pump(self, stream: engine.ExecStream, status: str) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -137,8 +144,10 @@ class Terminal:
             await self._window.wait_open()
             data = await stream.reader.read(FRAME_BYTES)
             if data and not self._attached.is_set():
-                # tmux has drawn, so the tty is raw: input reaches the shell now instead of a cooked echo.
+                # tmux has drawn, so the tty is raw: input reaches the shell now instead of a cooked echo. A size
+                # set before the process started may not have reached it, so set it again now that it runs.
                 self._attached.set()
+                await self._apply_size(stream)
                 await self._send("instance terminal status", [self.instance, status])
             text = decoder.decode(data, final=not data)
             if text:

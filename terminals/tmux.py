@@ -7,6 +7,8 @@ The options travel on the command line, so the sandbox image needs nothing but t
 
 from __future__ import annotations
 
+import shlex
+
 SESSION = "main"
 
 OPTIONS: list[tuple[str, str]] = [
@@ -31,4 +33,10 @@ def attach_command() -> list[str]:
     argv = ["tmux", "-u", "-f", "/dev/null", "start-server"]
     for option, value in OPTIONS:
         argv += [";", "set-option", "-g", option, value]
-    return [*argv, ";", "new-session", "-A", "-s", SESSION]
+    tmux = shlex.join([*argv, ";", "new-session", "-A", "-s", SESSION])
+    # A playground may offer images without tmux: they still get a shell, just not a shared, lasting one.
+    return [
+        "sh",
+        "-c",
+        f"command -v tmux >/dev/null && exec {tmux}; command -v bash >/dev/null && exec bash -l; exec sh -l",
+    ]

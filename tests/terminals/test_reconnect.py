@@ -42,9 +42,11 @@ async def test_it_gives_a_fresh_shell_after_exit(node: dict[str, Any]) -> None:
 
 async def test_it_sizes_a_shared_shell_to_the_smallest_viewer(node: dict[str, Any]) -> None:
     name = node["name"]
-    async with Viewer(node["session_id"]) as wide, Viewer(node["session_id"]) as narrow:
-        await wide.send("instance viewport resize", 150, 50)
+    async with Viewer(node["session_id"]) as narrow:
         await narrow.send("instance viewport resize", 90, 30)
-        await asyncio.gather(wide.ready(name), narrow.ready(name))
-        await wide.type(name, "clear; stty size | tr ' ' x\r")
-        await wide.output_until(name, "30x90")
+        await narrow.ready(name)
+        async with Viewer(node["session_id"]) as wide:
+            await wide.send("instance viewport resize", 150, 50)
+            await wide.ready(name)
+            await wide.type(name, "clear; stty size | tr ' ' x\r")
+            await wide.output_until(name, "30x90")
