@@ -135,3 +135,13 @@ def test_it_changes_the_font_size_and_the_shell_follows(page: Page) -> None:
     run(page, "clear; stty size | sed 's/ /by/'", re.compile(r"\d+by\d+"))
     after = re.findall(r"(\d+)by(\d+)", screen(page))[-1]
     assert int(after[0]) < int(before[0]) and int(after[1]) < int(before[1])
+
+
+def test_it_opens_the_instance_named_in_the_link(page: Page) -> None:
+    start_with_a_node(page)
+    first = page.evaluate("location.hash")
+    page.click("#add-instance")
+    expect(page.locator("#detail-hostname")).to_have_text("node2", timeout=60_000)
+    page.goto(page.url.split("#")[0] + first)
+    expect(page.locator("#detail-hostname")).to_have_text("node1")
+    expect(page.locator("li.active")).to_contain_text("node1")
