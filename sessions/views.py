@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -62,4 +63,5 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_session(session_id)
-    return render(request, "session.html", {"session": session, "instances": session.live_instances()})
+    context = {"session": session, "instances": session.live_instances(), "ssh_port": settings.SSH_GATEWAY_PORT}
+    return render(request, "session.html", context)

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from terminals.consumers import SessionConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("sessions/<str:session_id>/ws/", SessionConsumer.as_asgi()),
+]

@@ -1,0 +1,360 @@
+"""Benchmark browser terminals: keystroke echo and output throughput through our session WebSocket, against a
+raw `docker exec -it` on the same instance and against terminado running `docker exec -it`; then the web
+server's memory while a slow viewer is flooded.
+
+Run from the repository root: .venv/bin/python bench/terminal_io.py   (needs bin/setup --dev and terminado)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
+os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+
+from sessions import engine, sandboxes  # noqa: E402
+from sessions.models import Playground  # noqa: E402
+from sessions.sandboxes import InstanceRequest  # noqa: E402
+from terminals import tmux  # noqa: E402
+from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+ECHO_SAMPLES = 300
+FLOOD_BYTES = 100_000_000
+FLOOD = f"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY | head -c {FLOOD_BYTES}; echo EN''D\r"
+COLS, ROWS = 120, 40
+ACK_FRAMES = 4
+
+
+class Terminal(Protocol):
+    async def send(self, keys: str) -> None: ...
+    async def read(self) -> str: ...
+    async def close(self) -> None: ...
+
+
+class RawPty:
+    """A command (`docker exec -it …`) on a local pty, as a learner's own terminal would run it."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        os.close(slave)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        asyncio.get_running_loop().add_reader(self.master, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            self.queue.put_nowait(self.decoder.decode(os.read(self.master, 65536)))
+        except OSError:
+            asyncio.get_running_loop().remove_reader(self.master)
+
+    async def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    async def read(self) -> str:
+        return await self.queue.get()
+
+    async def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.master)
+        self.process.kill()
+        self.process.wait()
+        os.close(self.master)
+
+
+class Ours:
+    """Our session WebSocket, acknowledging output frames in batches of ACK_FRAMES, as the page does."""
+
+    def __init__(self, ws: ClientConnection, instance: str, acknowledge: bool = True) -> None:
+        self.ws, self.instance, self.acknowledge = ws, instance, acknowledge
+        self.unacknowledged = 0
+
+    @classmethod
+    async def open(cls, base: str, session_id: str, instance: str, acknowledge: bool = True) -> Ours:
+        query = "?flow=ack" if acknowledge else ""
+        ws = await connect(f"{base}/sessions/{session_id}/ws/{query}", max_size=None)
+        await ws.send(json.dumps({"name": "instance viewport resize", "args": [COLS, ROWS]}))
+        return cls(ws, instance, acknowledge)
+
+    async def send(self, keys: str) -> None:
+        await self.ws.send(json.dumps({"name": "instance terminal in", "args": [self.instance, keys]}))
+
+    async def read(self) -> str:
+        while True:
+            event = json.loads(await self.ws.recv())
+            if event["name"] == "instance terminal out":
+                self.unacknowledged += 1
+                if self.acknowledge and self.unacknowledged >= ACK_FRAMES:
+                    args = [self.instance, self.unacknowledged]
+                    await self.ws.send(json.dumps({"name": "instance terminal ack", "args": args}))
+                    self.unacknowledged = 0
+                return str(event["args"][1])
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class Terminado:
+    """terminado's WebSocket protocol: ["stdin", text] in, ["stdout", text] out."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def open(cls, port: int) -> Terminado:
+        ws = await connect(f"ws://127.0.0.1:{port}/websocket", max_size=None)
+        await ws.send(json.dumps(["set_size", ROWS, COLS]))
+        return cls(ws)
+
+    async def send(self, keys: str) -> None:
+        await self.ws.send(json.dumps(["stdin", keys]))
+
+    async def read(self) -> str:
+        while True:
+            message = json.loads(await self.ws.recv())
+            if message[0] == "stdout":
+                return str(message[1])
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def read_until(term: Terminal, needle: str, timeout: float = 120) -> int:
+    """Read until needle appears; return the number of characters read."""
+    seen, tail = 0, ""
+    async with asyncio.timeout(timeout):
+        while True:
+            chunk = await term.read()
+            seen += len(chunk)
+            if needle in tail + chunk:
+                return seen
+            tail = (tail + chunk)[-len(needle) :]
+
+
+async def drain(term: Terminal, quiet: float = 0.5) -> None:
+    while True:
+        try:
+            await asyncio.wait_for(term.read(), quiet)
+        except TimeoutError:
+            return
+
+
+async def echo_times(term: Terminal) -> list[float]:
+    """Type one key at a time and time until its echo comes back; return milliseconds."""
+    await term.send("echo warm-$((1+1))\r")
+    await read_until(term, "warm-2")
+    await drain(term)
+    times = []
+    for n in range(ECHO_SAMPLES + 20):
+        started = time.perf_counter()
+        await term.send("z")
+        await read_until(term, "z", timeout=10)
+        if n >= 20:
+            times.append((time.perf_counter() - started) * 1000)
+        if n % 50 == 49:
+            await term.send("\x15")  # ^U: keep the line short, so no redraw of a wrapped line skews a sample
+            await drain(term, 0.2)
+    await term.send("\x15")
+    await drain(term)
+    return times
+
+
+async def throughput(term: Terminal) -> tuple[float, int]:
+    """Run the flood; return MB/s of the command's output and the characters that reached us."""
+    await drain(term)
+    started = time.perf_counter()
+    await term.send(FLOOD)
+    received = await read_until(term, "END")
+    return FLOOD_BYTES / 1e6 / (time.perf_counter() - started), received
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def slow_viewer_peak(base: str, session_id: str, instance: str, server_pid: int, acknowledge: bool) -> float:
+    """Have a viewer take one frame per 20 ms while `cat` prints 100 MB; return the server's peak RSS in MiB."""
+    term = await Ours.open(base, session_id, instance, acknowledge)
+    await term.send("echo warm-$((1+1))\r")
+    await read_until(term, "warm-2")
+    await drain(term)
+    peak = rss_mib(server_pid)
+    await term.send("cat /tmp/big; echo EN''D\r")
+    deadline = time.monotonic() + 15
+    received = 0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            received += len(await asyncio.wait_for(term.read(), 1))
+        peak = max(peak, rss_mib(server_pid))
+        await asyncio.sleep(0.02)
+    await term.send("\x03")
+    await term.close()
+    print(f"    (acknowledging={acknowledge}: the viewer took {received / 1e6:.1f} MB in 15 s)", flush=True)
+    return peak
+
+
+# Run in the page: how late a 50 ms timer fires tells how long the main thread was busy.
+LAG_PROBE = """() => { window.lags = []; let last = performance.now();
+  setInterval(() => { const now = performance.now(); window.lags.push(now - last - 50); last = now; }, 50); }"""
+
+
+async def page_under_flood(base: str, session_id: str, server_pid: int) -> None:
+    """Flood the terminal of a real page with `cat` of 100 MB; report main-thread lag, ^C delay, server RSS."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(f"{base}/p/{session_id}")
+        rows = page.locator(".pane.active .xterm-rows")
+        await rows.get_by_text("(local) root@").last.wait_for()
+        await page.locator(".pane.active .xterm").click()
+        await page.evaluate(LAG_PROBE)
+        await page.keyboard.type("clear; cat /tmp/big; echo EN''D\n")
+        peak = rss_mib(server_pid)
+        for _ in range(60):
+            await asyncio.sleep(0.25)
+            peak = max(peak, rss_mib(server_pid))
+        lags = await page.evaluate("window.lags")
+        started = time.perf_counter()
+        await page.keyboard.press("Control+C")
+        await page.keyboard.type("clear; echo back-$((1+1))\n")
+        await rows.get_by_text("back-2").wait_for(timeout=120_000)
+        back = time.perf_counter() - started
+        await browser.close()
+    p50, p99 = summary(lags)
+    print("chromium page while `cat` prints 100 MB into its terminal for 15 s:")
+    print(
+        f"  main-thread lag p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(lags):.0f} ms; "
+        f"^C then a command answered after {back:.2f} s; server peak RSS {peak:.0f} MiB",
+        flush=True,
+    )
+
+
+def free_socket() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener
+
+
+def start_daphne() -> tuple[subprocess.Popen[bytes], str]:
+    listener = free_socket()
+    fd = listener.fileno()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "--fd", str(fd), "playground.asgi:application"],
+        cwd=ROOT,
+        pass_fds=[fd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    port = listener.getsockname()[1]
+    listener.close()
+    return server, f"ws://127.0.0.1:{port}"
+
+
+def start_terminado(instance: str) -> tuple[subprocess.Popen[bytes], int]:
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "terminado_server.py"), instance], stdout=subprocess.PIPE
+    )
+    assert server.stdout is not None
+    return server, int(server.stdout.readline())
+
+
+def summary(times: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(times, n=100)
+    return statistics.median(times), cuts[98]
+
+
+async def measure(name: str, opener: Callable[[], object]) -> tuple[str, float, float, float, int]:
+    term: Terminal = await opener()  # type: ignore[misc]
+    try:
+        p50, p99 = summary(await echo_times(term))
+        rate, received = await throughput(term)
+        await drain(term)
+    finally:
+        await term.close()
+    print(f"  {name:<34} echo p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   throughput {rate:6.1f} MB/s", flush=True)
+    return name, p50, p99, rate, received
+
+
+async def run(session_id: str, instance: str) -> None:
+    daphne, base = start_daphne()
+    terminado, terminado_port = start_terminado(instance)
+    await asyncio.sleep(2)  # both servers up
+    try:
+        load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"{os.cpu_count()} CPUs, load average {load}", flush=True)
+        print("echo round trip and throughput (same instance, 120x40):", flush=True)
+        rows = [
+            await measure("raw docker exec -it bash", lambda: _raw(["bash", "--login"], instance)),
+            await measure("raw docker exec -it tmux (our shell)", lambda: _raw(tmux.attach_command(), instance)),
+            await measure("ours: WebSocket -> tmux", lambda: Ours.open(base, session_id, instance)),
+            await measure("terminado -> docker exec -it bash", lambda: Terminado.open(terminado_port)),
+        ]
+        engine.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
+        print("web server peak RSS while a slow viewer (1 frame / 20 ms) is sent `cat` of 100 MB for 15 s:")
+        idle = rss_mib(daphne.pid)
+        acked = await slow_viewer_peak(base, session_id, instance, daphne.pid, acknowledge=True)
+        legacy = await slow_viewer_peak(base, session_id, instance, daphne.pid, acknowledge=False)
+        print(f"  idle {idle:.0f} MiB; acknowledging viewer {acked:.0f} MiB; PWD-style viewer {legacy:.0f} MiB")
+        await page_under_flood(base.replace("ws://", "http://"), session_id, daphne.pid)
+        raw = rows[0]
+        ours = rows[2]
+        print(
+            f"ratios: echo p50 ours/raw {ours[1] / raw[1]:.2f} (goal <= 1.5); "
+            f"throughput ours/raw {ours[3] / raw[3]:.2f} (goal >= 0.7); ours/terminado {ours[3] / rows[3][3]:.2f}"
+        )
+    finally:
+        for process in (daphne, terminado):
+            process.terminate()
+            process.wait(10)
+
+
+async def _raw(argv: list[str], instance: str) -> RawPty:
+    return RawPty(["docker", "exec", "-it", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", instance, *argv])
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    playground = Playground.for_host("localhost")
+    session = sandboxes.start_session(playground)
+    try:
+        instance = sandboxes.add_instance(session, InstanceRequest())
+        asyncio.run(run(session.id, instance.name))
+    finally:
+        sandboxes.end_session(session, reason="benchmark done")
+
+
+if __name__ == "__main__":
+    main()

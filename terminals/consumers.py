@@ -1,0 +1,137 @@
+"""PWD's session WebSocket: terminals in and out, viewport size, and the session's events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from sessions import events, sandboxes
+from sessions.models import ACTIVITY_RESOLUTION, Instance, Session
+from terminals.terminal import Terminal
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_SESSION_ENDED = 4410
+
+
+@database_sync_to_async
+def _session_state(session_id: str) -> str | None:
+    return Session.objects.filter(pk=session_id).values_list("state", flat=True).first()
+
+
+@database_sync_to_async
+def _running_instances(session_id: str) -> list[str]:
+    running = Instance.objects.filter(session_id=session_id, state=Instance.State.RUNNING)
+    return list(running.order_by("created_at", "id").values_list("name", flat=True))
+
+
+@database_sync_to_async
+def _touch(session_id: str) -> None:
+    Session.objects.filter(pk=session_id).touch()
+
+
+def _end_session_now(session_id: str) -> None:
+    session = Session.objects.filter(pk=session_id).first()
+    if session is not None:
+        sandboxes.end_session(session, reason="closed")
+
+
+# Ending a session removes containers: slow, so it runs outside the one thread the ORM helpers share.
+_end_session = database_sync_to_async(_end_session_now, thread_sensitive=False)
+
+
+class SessionConsumer(AsyncWebsocketConsumer):
+    """Bridge one viewer to the terminals of every instance in a session, and tell it what happens there."""
+
+    session_id: str
+    terminals: dict[str, Terminal]
+
+    async def connect(self) -> None:
+        self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        self.terminals = {}
+        self.size: tuple[int, int] | None = None
+        self.touched_at = 0.0
+        # Viewers that acknowledge output frames ("instance terminal ack") get flow control; PWD's did not.
+        self.acknowledges = parse_qs(self.scope.get("query_string", b"").decode()).get("flow") == ["ack"]
+        state = await _session_state(self.session_id)
+        await self.accept()
+        if state is None:
+            await self.close(code=CLOSE_UNKNOWN_SESSION)
+            return
+        if state != Session.State.ACTIVE:
+            await self._send_event("session end", [])
+            await self.close(code=CLOSE_SESSION_ENDED)
+            return
+        # Join before listing, so an instance started in between is announced rather than missed.
+        await self.channel_layer.group_add(events.group_name(self.session_id), self.channel_name)
+        for name in await _running_instances(self.session_id):
+            self._attach(name)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "terminals"):
+            await self.channel_layer.group_discard(events.group_name(self.session_id), self.channel_name)
+            for terminal in self.terminals.values():
+                await terminal.close()
+            self.terminals.clear()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data or "")
+            name, args = message["name"], list(message.get("args") or [])
+        except (ValueError, KeyError, TypeError):
+            log.debug("ignoring a malformed frame on session %s", self.session_id)
+            return
+        if name == "instance terminal in" and len(args) == 2:
+            await self._terminal_in(str(args[0]), str(args[1]))
+        elif name == "instance terminal ack" and len(args) == 2:
+            terminal = self.terminals.get(str(args[0]))
+            if terminal is not None and isinstance(args[1], int):
+                terminal.acknowledge(args[1])
+        elif name == "instance viewport resize" and len(args) == 2:
+            await self._resize(args[0], args[1])
+        elif name == "session close":
+            await _end_session(self.session_id)
+
+    async def session_event(self, message: dict[str, Any]) -> None:
+        """Forward a session event from the channel layer, and follow it: attach, detach, or hang up."""
+        name, args = message["name"], message["args"]
+        await self._send_event(name, args)
+        if name == "instance new":
+            self._attach(args[0])
+        elif name == "instance delete" and args[0] in self.terminals:
+            await self.terminals.pop(args[0]).close()
+        elif name == "session end":
+            await self.close(code=CLOSE_SESSION_ENDED)
+
+    def _attach(self, instance: str) -> None:
+        if instance not in self.terminals:
+            terminal = Terminal(instance, self._send_event, acknowledged=self.acknowledges, size=self.size)
+            self.terminals[instance] = terminal
+            terminal.start()
+
+    async def _terminal_in(self, instance: str, data: str) -> None:
+        terminal = self.terminals.get(instance)
+        if terminal is None:
+            return
+        await terminal.write(data)
+        now = time.monotonic()
+        if now - self.touched_at >= ACTIVITY_RESOLUTION.total_seconds():
+            self.touched_at = now
+            await _touch(self.session_id)
+
+    async def _resize(self, cols: Any, rows: Any) -> None:
+        if not (isinstance(cols, int) and isinstance(rows, int) and 0 < cols <= 1000 and 0 < rows <= 1000):
+            return
+        self.size = (cols, rows)
+        for terminal in self.terminals.values():
+            await terminal.resize(cols, rows)
+
+    async def _send_event(self, name: str, args: list[Any]) -> None:
+        await self.send(text_data=json.dumps({"name": name, "args": args}))

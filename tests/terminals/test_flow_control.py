@@ -1,0 +1,43 @@
+"""A viewer that acknowledges output never has more than a window of it in flight; the shell keeps going."""
+
+from typing import Any
+
+from terminals.terminal import FRAME_BYTES, WINDOW_BYTES, Window
+from tests.terminals.conftest import Viewer
+
+
+def test_it_closes_the_window_at_its_limit_and_reopens_on_acknowledgement() -> None:
+    window = Window(100)
+    window.sent(60)
+    window.sent(50)
+    assert not window._open.is_set()
+    window.acknowledge(1)
+    assert window._open.is_set()
+
+
+def test_it_never_closes_for_viewers_that_do_not_acknowledge() -> None:
+    window = Window(None)
+    window.sent(10**9)
+    assert window._open.is_set()
+
+
+async def test_it_stops_sending_until_the_viewer_acknowledges(node: dict[str, Any]) -> None:
+    name = node["name"]
+    async with Viewer(node["session_id"], query="flow=ack") as viewer:
+        await viewer.ready(name)
+        await viewer.type(name, "yes flood | head -c 20000000; echo done-$((2+5))\r")
+        in_flight, frames = 0, 0
+        # Without acknowledgements the server stops at the window: read until it goes quiet.
+        await viewer.until("instance terminal out")
+        while not await viewer.ws.receive_nothing(3):
+            event = await viewer.event()
+            if event["name"] == "instance terminal out":
+                in_flight += len(event["args"][1].encode())
+                frames += 1
+        assert 0 < in_flight <= WINDOW_BYTES + FRAME_BYTES
+        # Acknowledge as we go and the rest (tmux may skip what a lagging viewer missed) arrives.
+        await viewer.send("instance terminal ack", name, frames)
+        while "done-7" not in viewer.screen.get(name, ""):
+            event = await viewer.event()
+            if event["name"] == "instance terminal out":
+                await viewer.send("instance terminal ack", name, 1)

@@ -1,0 +1,94 @@
+"""The session WebSocket follows its session: refusals, ending, instances coming and going, activity."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from sessions.models import Playground, Session
+from terminals.consumers import CLOSE_SESSION_ENDED, CLOSE_UNKNOWN_SESSION
+from tests.conftest import Api
+from tests.terminals.conftest import Viewer
+
+
+async def test_it_refuses_an_unknown_session(transactional_db: None) -> None:
+    async with Viewer("nosuchsession") as viewer:
+        assert await viewer.event() == {"name": "close", "args": [CLOSE_UNKNOWN_SESSION]}
+
+
+def test_it_tells_viewers_the_session_ended(live: Playground, api: Api, client: Client) -> None:
+    session_id = api.start()
+
+    async def watch_it_end() -> None:
+        async with Viewer(session_id) as viewer:
+            await asyncio.to_thread(client.post, f"/sessions/{session_id}/close")
+            assert (await viewer.until("session end"))["args"] == []
+            assert await viewer.event() == {"name": "close", "args": [CLOSE_SESSION_ENDED]}
+        async with Viewer(session_id) as late:
+            assert (await late.event())["name"] == "session end"
+            assert await late.event() == {"name": "close", "args": [CLOSE_SESSION_ENDED]}
+
+    asyncio.run(watch_it_end())
+
+
+def test_it_attaches_instances_added_while_watching(live: Playground, api: Api) -> None:
+    session_id = api.start()
+
+    async def watch_one_arrive() -> dict[str, Any]:
+        async with Viewer(session_id) as viewer:
+            node = await asyncio.to_thread(api.add, session_id)
+            new = await viewer.until("instance new")
+            assert new["args"][0] == node["name"]
+            await viewer.ready(node["name"])
+            await viewer.type(node["name"], "hostname\r")
+            await viewer.output_until(node["name"], "\r\nnode1\r\n")
+            return node
+
+    asyncio.run(watch_one_arrive())
+
+
+def test_it_ends_the_session_on_session_close(live: Playground, api: Api) -> None:
+    session_id = api.start()
+
+    async def close_it() -> None:
+        async with Viewer(session_id) as viewer:
+            await viewer.send("session close")
+            await viewer.until("session end")
+            assert await viewer.event() == {"name": "close", "args": [CLOSE_SESSION_ENDED]}
+
+    asyncio.run(close_it())
+    assert Session.objects.get(pk=session_id).state == Session.State.ENDED
+
+
+def test_it_detaches_from_a_deleted_instance(live: Playground, api: Api, client: Client) -> None:
+    session_id = api.start()
+    node = api.add(session_id)
+
+    async def watch_it_go() -> None:
+        async with Viewer(session_id) as viewer:
+            await viewer.ready(node["name"])
+            url = f"/sessions/{session_id}/instances/{node['name']}"
+            await asyncio.to_thread(client.delete, url)
+            assert (await viewer.until("instance delete"))["args"] == [node["name"]]
+            # Detached: nothing more arrives for it, no "reconnect" to a container that is gone.
+            assert await viewer.ws.receive_nothing(2)
+
+    asyncio.run(watch_it_go())
+
+
+def test_it_records_activity_on_input(live: Playground, api: Api) -> None:
+    session_id = api.start()
+    node = api.add(session_id)
+    long_ago = timezone.now() - timedelta(hours=1)
+    Session.objects.filter(pk=session_id).update(last_activity_at=long_ago)
+
+    async def type_something() -> None:
+        async with Viewer(session_id) as viewer:
+            await viewer.ready(node["name"])
+            await viewer.type(node["name"], "true\r")
+            await viewer.output_until(node["name"], "true")
+
+    asyncio.run(type_something())
+    assert Session.objects.get(pk=session_id).last_activity_at > long_ago
