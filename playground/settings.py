@@ -90,6 +90,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # redis-py 8 times reads out after 5 s by default, exactly as long as channels-redis blocks waiting for a
 # message: an idle WebSocket consumer then dies with "Timeout reading". Give the read a margin.
+# Shared by all web processes (rate limits); prefixed per deployment so test runs never count each other.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("SANDBOX_DEPLOYMENT", default="default"),
+    }
+}
+# Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
+SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -52,6 +52,7 @@ OPENAPI: dict[str, Any] = {
                     "200": _json(_ref("NewSession"), "With X-Requested-With: the new session"),
                     "302": {"description": "Without it: redirect to /p/{session_id}"},
                     "400": ERRORS["400"],
+                    "429": _json(_ref("Error"), "too_many_sessions: SESSION_STARTS_PER_MINUTE from one address"),
                     "503": _json(_ref("Error"), "out_of_capacity"),
                 },
             }

@@ -50,6 +50,11 @@ class OutOfCapacity(SandboxError):
     code = "out_of_capacity"
 
 
+class TooManyStarts(SandboxError):
+    status = 429
+    code = "too_many_sessions"
+
+
 class EngineTrouble(SandboxError):
     status = 503
     code = "engine_error"

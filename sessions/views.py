@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sessions import parsing, sandboxes
+from sessions import parsing, ratelimit, sandboxes
 from sessions.api import error, get_session
 from sessions.models import Playground
 
@@ -45,6 +45,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "home.html", {"playground": playground})
     xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     try:
+        if not ratelimit.allow("start", request.META.get("REMOTE_ADDR", ""), settings.SESSION_STARTS_PER_MINUTE):
+            raise sandboxes.TooManyStarts("too many sessions started from your address; try again in a minute")
         session = sandboxes.start_session(
             playground,
             duration=parsing.parse_duration(request.POST.get("session-duration", "")),

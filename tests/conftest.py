@@ -22,6 +22,10 @@ from tests.processes import Processes
 
 # Our sandboxes carry this label, so a test run never reconciles away a dev server's (or another run's) objects.
 os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getpid()}"
+# The suite starts many sessions from 127.0.0.1; test_start_session turns the limit on where it is the subject.
+os.environ["SESSION_STARTS_PER_MINUTE"] = "0"
+settings.SESSION_STARTS_PER_MINUTE = 0
+settings.CACHES["default"]["KEY_PREFIX"] = settings.SANDBOX_DEPLOYMENT
 
 
 @pytest.fixture(scope="session")

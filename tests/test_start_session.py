@@ -80,3 +80,15 @@ def test_it_gives_no_cors_headers_to_other_origins(client: Client) -> None:
         "/sessions/x", headers={"origin": "https://evil.example", "access-control-request-method": "DELETE"}
     )
     assert "access-control-allow-origin" not in response
+
+
+def test_it_limits_how_many_sessions_one_address_starts(live: Playground, settings: object) -> None:
+    settings.SESSION_STARTS_PER_MINUTE = 2  # type: ignore[attr-defined]
+    client = Client(REMOTE_ADDR="192.0.2.7")
+    codes = [client.post("/", {}, headers=XHR).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    response = client.post("/", {}, headers=XHR)
+    assert response.json()["error"] == "too_many_sessions"
+    assert "try again in a minute" in response.json()["message"]
+    assert Session.objects.count() == 2
+    assert Client(REMOTE_ADDR="192.0.2.8").post("/", {}, headers=XHR).status_code == 200
