@@ -89,7 +89,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if self.stream and self.stream.tty:
-            self._spawn(engine.resize_exec(self.stream, width, height))
+            self._spawn(self.stream.resize(width, height))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         # The loop keeps only weak references to tasks: hold them until done, or they may vanish mid-way.
@@ -126,7 +126,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         if tty:
             width, height = chan.get_terminal_size()[:2]
             if width and height:
-                await engine.resize_exec(stream, width, height)
+                await stream.resize(width, height)
         stream.writer.writelines(self.early_input)
         if self.early_eof:
             self.eof_received()

@@ -528,7 +528,11 @@ class ExecStream:
     tty: bool
 
     async def resize(self, cols: int, rows: int) -> None:
-        await run_blocking(client().api.exec_resize, self.exec_id, height=rows, width=cols)
+        """Resize a tty exec's window; a process that has already ended has no window left to resize."""
+        try:
+            await run_blocking(client().api.exec_resize, self.exec_id, height=rows, width=cols)
+        except ENGINE_ERRORS as e:
+            log.debug("resize of exec %s skipped: %s", self.exec_id, e)
 
     async def exit_code(self) -> int | None:
         """Return the exit code once the process has ended, else None."""
@@ -583,14 +587,6 @@ async def open_exec(
         writer.close()
         raise EngineError(f"could not attach to {cmd[0]} in {name}: {status.decode(errors='replace').strip()}")
     return ExecStream(exec_id, reader, writer, tty)
-
-
-async def resize_exec(stream: ExecStream, cols: int, rows: int) -> None:
-    """Resize a tty exec's window; a process that has already ended has no window left to resize."""
-    try:
-        await stream.resize(cols, rows)
-    except ENGINE_ERRORS as e:
-        log.debug("resize of exec %s skipped: %s", stream.exec_id, e)
 
 
 async def wait_exit_code(stream: ExecStream, timeout: float = 2.0) -> int | None:

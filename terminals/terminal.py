@@ -102,10 +102,8 @@ class Terminal:
     async def _apply_size(self, stream: engine.ExecStream) -> None:
         if self._size is None:
             return
-        try:
-            await stream.resize(*self._size)
-        except Exception as e:  # the exec may be ending; the next attach applies the size again
-            log.debug("resize of %s failed: %s", self.instance, e)
+        # An exec that is ending ignores this; the next attach applies the size again.
+        await stream.resize(*self._size)
 
     def acknowledge(self, frames: int) -> None:
         self._window.acknowledge(frames)
