@@ -135,6 +135,8 @@ SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
 MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=60)
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
+# Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.
+TERMINAL_LINGER = env.float("TERMINAL_LINGER", default=900.0)
 
 # Expiry and reconciliation: a Celery worker, and exactly one beat that runs the sweep every SWEEP_INTERVAL seconds.
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=5.0)

@@ -28,7 +28,7 @@ import docker
 import requests
 from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import IPAMConfig, IPAMPool
+from docker.types import IPAMConfig, IPAMPool, LogConfig
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,9 @@ def run_sandbox(spec: SandboxSpec) -> str:
             nano_cpus=int(spec.cpus * 1e9),
             pids_limit=spec.pids,
             cgroupns="private",
+            # The tty is the learner's terminal: logging it would copy every byte to disk (unbounded, and it
+            # halves terminal throughput). Terminals keep the recent screen themselves (terminals/hub.py).
+            log_config=LogConfig(type=LogConfig.types.NONE),
             **security,
         )
         if readonly_paths:
@@ -301,7 +304,7 @@ def wait_ready(name: str, timeout: float) -> None:
         except EngineError:
             code = -1
             if not _is_running(name):
-                raise NotReady(f"{name} stopped while starting: {_tail_log(name)}") from None
+                raise NotReady(f"{name} stopped while starting: {_exit_state(name)}") from None
         if code == 0:
             return
         time.sleep(0.1)
@@ -315,11 +318,12 @@ def _is_running(name: str) -> bool:
         return False
 
 
-def _tail_log(name: str) -> str:
+def _exit_state(name: str) -> str:
     try:
-        return client().api.logs(name, tail=5).decode(errors="replace").strip()
+        state = client().api.inspect_container(name)["State"]
     except ENGINE_ERRORS:
-        return "(no log)"
+        return "it is gone"
+    return f"exit code {state.get('ExitCode')}" + (f", {state['Error']}" if state.get("Error") else "")
 
 
 def _remove_quietly(what: str, remove: Callable[..., Any], *args: Any, **kwargs: Any) -> str | None:
@@ -552,14 +556,6 @@ class ExecStream:
         self.writer.close()
 
 
-async def _open_engine_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    url = settings.DOCKER_HOST
-    if url.startswith("unix://"):
-        return await asyncio.open_unix_connection(url.removeprefix("unix://"))
-    host, _, port = url.removeprefix("tcp://").rpartition(":")
-    return await asyncio.open_connection(host, int(port))
-
-
 async def open_exec(
     name: str, cmd: list[str], *, tty: bool = True, env: dict[str, str] | None = None, workdir: str | None = None
 ) -> ExecStream:
@@ -568,25 +564,73 @@ async def open_exec(
         created = await run_blocking(
             client().api.exec_create, name, cmd, stdin=True, tty=tty, environment=env, workdir=workdir
         )
-        reader, writer = await _open_engine_connection()
-    except (*ENGINE_ERRORS, OSError) as e:
+    except ENGINE_ERRORS as e:
         raise EngineError(f"could not start {cmd[0]} in {name}: {e}") from e
     exec_id = created["Id"]
     body = json.dumps({"Detach": False, "Tty": tty}).encode()
+    reader, writer = await _hijack(f"/exec/{exec_id}/start", body, f"{cmd[0]} in {name}")
+    return ExecStream(exec_id, reader, writer, tty)
+
+
+@dataclass
+class TtyStream:
+    """A sandbox's own terminal (the tty of its PID 1), attached as a raw asyncio stream."""
+
+    name: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """Resize the sandbox's terminal; one that has stopped has no terminal left to resize."""
+        try:
+            await run_blocking(client().api.resize, self.name, height=rows, width=cols)
+        except ENGINE_ERRORS as e:
+            log.debug("resize of %s skipped: %s", self.name, e)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def open_tty(name: str) -> TtyStream:
+    """Attach to the sandbox's own terminal: what is written reaches its shell, what it prints is read back."""
+    # No logs=1: the engine keeps no log of the tty (see run_sandbox), and PWD's replay of it was its bug #557.
+    query = "stream=1&stdin=1&stdout=1&stderr=1"
+    reader, writer = await _hijack(f"/containers/{name}/attach?{query}", b"", f"the terminal of {name}")
+    return TtyStream(name, reader, writer)
+
+
+async def _open_engine_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    url = settings.DOCKER_HOST
+    if url.startswith("unix://"):
+        return await asyncio.open_unix_connection(url.removeprefix("unix://"))
+    host, _, port = url.removeprefix("tcp://").rpartition(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def _hijack(path: str, body: bytes, what: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """POST to an engine endpoint that upgrades to a raw stream, and return that stream."""
+    try:
+        reader, writer = await _open_engine_connection()
+    except OSError as e:
+        raise EngineError(f"could not attach to {what}: {e}") from e
     head = (
-        f"POST /v{client().api.api_version}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
+        f"POST /v{client().api.api_version}{path} HTTP/1.1\r\nHost: docker\r\n"
         f"Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
-    writer.write(head.encode() + body)
-    await writer.drain()
-    status = await reader.readline()
-    while (await reader.readline()) not in (b"\r\n", b""):
-        pass  # the remaining response headers
+    try:
+        writer.write(head.encode() + body)
+        await writer.drain()
+        status = await reader.readline()
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass  # the remaining response headers
+    except OSError as e:
+        writer.close()
+        raise EngineError(f"could not attach to {what}: {e}") from e
     if b" 101 " not in status and b" 200 " not in status:
         writer.close()
-        raise EngineError(f"could not attach to {cmd[0]} in {name}: {status.decode(errors='replace').strip()}")
-    return ExecStream(exec_id, reader, writer, tty)
+        raise EngineError(f"could not attach to {what}: {status.decode(errors='replace').strip()}")
+    return reader, writer
 
 
 async def wait_exit_code(stream: ExecStream, timeout: float = 2.0) -> int | None:

@@ -2,6 +2,7 @@
 
 import time
 
+from sessions import engine
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -26,13 +27,30 @@ def test_its_login_shell_says_it_is_a_throw_away_sandbox(live: Playground, api: 
     assert "throw-away sandbox" in sh(node, "cat /etc/motd")[1]
 
 
+def _login_shells(node: dict[str, str]) -> str:
+    return sh(node, "pgrep -f -x 'bash --login'")[1].strip()
+
+
+def _wait_for_login_shell(node: dict[str, str], other_than: str = "") -> str:
+    for _ in range(50):
+        shells = _login_shells(node)
+        if shells and shells != other_than:
+            return shells
+        time.sleep(0.1)
+    raise AssertionError(f"no new login shell on the tty (had {other_than!r})")
+
+
+def test_its_tty_shell_starts_once_a_viewer_sizes_the_tty(live: Playground, api: Api) -> None:
+    node = api.add(api.start())
+    # Until then its welcome and prompt would go to a terminal nobody reads.
+    assert _login_shells(node) == ""
+    engine.client().api.resize(node["name"], height=24, width=80)
+    _wait_for_login_shell(node)
+
+
 def test_its_tty_shell_comes_back_after_exit(live: Playground, api: Api) -> None:
     node = api.add(api.start())
-    _, before = sh(node, "pgrep -f -x 'bash --login'")
+    engine.client().api.resize(node["name"], height=24, width=80)
+    before = _wait_for_login_shell(node)
     sh(node, "pkill -KILL -f -x 'bash --login'")
-    for _ in range(50):
-        _, after = sh(node, "pgrep -f -x 'bash --login'")
-        if after.strip() and after != before:
-            break
-        time.sleep(0.1)
-    assert after.strip() and after != before
+    _wait_for_login_shell(node, other_than=before)

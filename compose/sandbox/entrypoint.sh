@@ -35,6 +35,9 @@ if [ ! -t 0 ]; then
   exec sleep infinity
 fi
 cd /root || exit 1
+# The tty has no size until the first viewer attaches and sets one: start the shell then, so the welcome and the
+# prompt reach that viewer instead of a terminal nobody reads (the engine keeps no log of it).
+until [ "$(stty size 2>/dev/null)" != "0 0" ]; do sleep 0.1; done
 while true; do
   bash --login
   printf '\r\n(shell exited; a new one starts)\r\n'

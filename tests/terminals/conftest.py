@@ -38,6 +38,12 @@ def own_channel_layer(settings: Any) -> None:
     settings.CHANNEL_LAYERS = layer
 
 
+@pytest.fixture(autouse=True)
+def no_lingering_terminals(settings: Any) -> None:
+    """Close a terminal when its last viewer leaves: each test's event loop ends with the test."""
+    settings.TERMINAL_LINGER = 0
+
+
 @pytest.fixture
 def node(live: Playground, api: Api) -> dict[str, Any]:
     """Start a session with one running instance and return the instance's JSON."""

@@ -1,12 +1,13 @@
 """A viewer that acknowledges output never has more than a window of it in flight; the shell keeps going."""
 
+import asyncio
 from typing import Any
 
-from terminals.terminal import FRAME_BYTES, WINDOW_BYTES, Window
+from terminals.hub import CLEAR, FRAME_BYTES, RECENT_BYTES, STALL_SECONDS, WINDOW_BYTES, Window
 from tests.terminals.conftest import Viewer
 
 
-def test_it_closes_the_window_at_its_limit_and_reopens_on_acknowledgement() -> None:
+async def test_it_closes_the_window_at_its_limit_and_reopens_on_acknowledgement() -> None:
     window = Window(100)
     window.sent(60)
     window.sent(50)
@@ -15,7 +16,7 @@ def test_it_closes_the_window_at_its_limit_and_reopens_on_acknowledgement() -> N
     assert window._open.is_set()
 
 
-def test_it_never_closes_for_viewers_that_do_not_acknowledge() -> None:
+async def test_it_never_closes_for_viewers_that_do_not_acknowledge() -> None:
     window = Window(None)
     window.sent(10**9)
     assert window._open.is_set()
@@ -35,9 +36,26 @@ async def test_it_stops_sending_until_the_viewer_acknowledges(node: dict[str, An
                 in_flight += len(event["args"][1].encode())
                 frames += 1
         assert 0 < in_flight <= WINDOW_BYTES + FRAME_BYTES
-        # Acknowledge as we go and the rest (tmux may skip what a lagging viewer missed) arrives.
+        # Acknowledge as we go and the rest arrives.
         await viewer.send("instance terminal ack", name, frames)
         while "done-7" not in viewer.screen.get(name, ""):
             event = await viewer.event()
             if event["name"] == "instance terminal out":
                 await viewer.send("instance terminal ack", name, 1)
+
+
+async def test_it_stops_waiting_for_a_viewer_that_never_acknowledges(node: dict[str, Any]) -> None:
+    name = node["name"]
+    async with Viewer(node["session_id"], query="flow=ack") as frozen, Viewer(node["session_id"]) as live:
+        await frozen.ready(name)
+        await live.ready(name)
+        # The frozen tab fills its window and holds the shell back for STALL_SECONDS, then no longer.
+        await live.type(name, "yes flood | head -c 3000000; echo done-$((3+5))\r")
+        async with asyncio.timeout(STALL_SECONDS + 30):
+            while "done-8" not in live.screen.get(name, ""):
+                await live.event()
+        # It gets the recent output once it acknowledges again, not the megabytes it missed.
+        await frozen.send("instance terminal ack", name, 10**6)
+        screen = await frozen.output_until(name, "done-8")
+        assert len(screen) < WINDOW_BYTES + FRAME_BYTES + 2 * RECENT_BYTES
+        assert len(screen) - screen.rindex(CLEAR) <= RECENT_BYTES + 200

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from tests.terminals.conftest import Viewer, seen
+from tests.terminals.conftest import PROMPT, Viewer, seen
 
 
 async def test_it_shows_the_last_output_once_after_a_reconnect(node: dict[str, Any]) -> None:
@@ -35,7 +35,11 @@ async def test_it_gives_a_fresh_shell_after_exit(node: dict[str, Any]) -> None:
     async with Viewer(node["session_id"]) as viewer:
         await viewer.ready(name)
         await viewer.type(name, "exit\r")
-        assert (await viewer.ready(name))["args"] == [name, "reconnect"]
+        screen = await viewer.output_until(name, "a new one starts")
+        start = len(screen)
+        async with asyncio.timeout(30):
+            while PROMPT not in viewer.screen[name][start:]:
+                await viewer.event()
         await viewer.type(name, "echo again-$((3+3))\r")
         await viewer.output_until(name, "again-6")
 

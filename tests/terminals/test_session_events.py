@@ -43,7 +43,7 @@ def test_it_attaches_instances_added_while_watching(live: Playground, api: Api) 
             assert new["args"][0] == node["name"]
             await viewer.ready(node["name"])
             await viewer.type(node["name"], "hostname\r")
-            await viewer.output_until(node["name"], "\r\nnode1\r\n")
+            await viewer.output_until(node["name"], "\rnode1\r\n")
             return node
 
     asyncio.run(watch_one_arrive())

@@ -1,0 +1,330 @@
+"""An instance's terminal, shared by its viewers: the sandbox's own tty, attached once per web process.
+
+The shell is the sandbox's PID-1 login shell, as in PWD, so it outlives every WebSocket. One hub per
+instance reads the tty, keeps the recent output (RECENT_BYTES, cut at a line start) and fans each frame out
+to the viewers. A viewer that joins, or that falls behind, is sent the recent output once (after clearing
+its screen) and then every frame from there on: each viewer's byte offset in the tty's output says what it
+has, so nothing reaches it twice and nothing is skipped in between. Input from all viewers is written in
+arrival order. The tty is sized to the smallest viewer, as in PWD.
+
+Flow control: a viewer that acknowledges frames has at most WINDOW_BYTES in flight; while one has a full
+window the hub stops reading, the engine stops reading the tty, and the shell waits, so a flood costs
+bounded memory. A viewer whose window stays full for STALL_SECONDS (a frozen tab) stops holding the others
+back; it is sent the recent output when it acknowledges again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from django.conf import settings
+
+from sessions import engine
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES = 32 * 1024
+WINDOW_BYTES = 256 * 1024
+RECENT_BYTES = 64 * 1024
+PENDING_INPUT_BYTES = 64 * 1024
+STALL_SECONDS = 5.0
+RETRY_SECONDS = (0.5, 1, 2, 5)
+DEFAULT_SIZE = (80, 24)
+# Clear the screen and the scrollback before the recent output, so a reconnecting page does not show it twice.
+CLEAR = "\x1b[H\x1b[2J\x1b[3J"
+
+# send(event name, args) puts one PWD event on a viewer's WebSocket.
+Send = Callable[[str, list[object]], Awaitable[None]]
+
+
+class Window:
+    """Count output bytes sent but not yet acknowledged; let the reader wait while too many are."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.full_since = 0.0
+        self._frames: deque[int] = deque()
+        self._bytes = 0
+        self._open = asyncio.Event()
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def sent(self, size: int) -> None:
+        if self.limit is None:
+            return
+        self._frames.append(size)
+        self._bytes += size
+        if self._bytes >= self.limit and self.is_open:
+            self._open.clear()
+            self.full_since = asyncio.get_running_loop().time()
+
+    def acknowledge(self, frames: int) -> None:
+        for _ in range(min(frames, len(self._frames))):
+            self._bytes -= self._frames.popleft()
+        if self.limit is None or self._bytes < self.limit:
+            self._open.set()
+
+    def release(self) -> None:
+        """Stop holding anyone back (the viewer has left)."""
+        self._open.set()
+
+    async def wait_open(self) -> None:
+        await self._open.wait()
+
+
+class Recent:
+    """The last RECENT_BYTES or so of a tty's output, starting at a line, and how many bytes came in all."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._data = bytearray()
+
+    def append(self, data: bytes) -> None:
+        self.total += len(data)
+        self._data += data
+        # Trim rarely (at twice the size), so appending stays cheap during a flood.
+        if len(self._data) > 2 * RECENT_BYTES:
+            del self._data[: self._start()]
+
+    def text(self) -> str:
+        """Return the recent output as text; a character still incomplete at the end is left to the next frame."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return decoder.decode(bytes(self._data[self._start() :]))
+
+    def _start(self) -> int:
+        cut = max(0, len(self._data) - RECENT_BYTES)
+        if cut == 0:
+            return 0
+        line = self._data.find(b"\n", cut)
+        return line + 1 if line >= 0 else cut
+
+
+class Viewer:
+    """One WebSocket's view of an instance's terminal."""
+
+    def __init__(self, hub: Hub, send: Send, acknowledged: bool, size: tuple[int, int] | None) -> None:
+        self.hub = hub
+        self.send = send
+        self.size = size
+        self.window = Window(WINDOW_BYTES if acknowledged else None)
+        self.lagging = False
+        # How many bytes of the tty's output this viewer has been sent; None until it is first sent any.
+        self.offset: int | None = None
+        self.lock = asyncio.Lock()
+
+    async def write(self, data: str) -> None:
+        """Type into the shared shell; input reaches it in the order written."""
+        await self.hub.write(data.encode())
+
+    async def resize(self, cols: int, rows: int) -> None:
+        self.size = (cols, rows)
+        await self.hub.apply_size()
+
+    async def acknowledge(self, frames: int) -> None:
+        self.window.acknowledge(frames)
+        if self.lagging and self.window.is_open:
+            self.lagging = False
+            await self.hub.catch_up(self)
+
+    async def leave(self) -> None:
+        await self.hub.leave(self)
+
+
+class Hub:
+    """Attach to one instance's tty, and share it between viewers."""
+
+    def __init__(self, instance: str, recent: Recent) -> None:
+        self.instance = instance
+        self.recent = recent
+        self.viewers: list[Viewer] = []
+        self.loop = asyncio.get_running_loop()
+        self._stream: engine.TtyStream | None = None
+        self._size: tuple[int, int] | None = None
+        self._pending: list[bytes] = []
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._task = asyncio.create_task(self._attach_while_watched())
+        self._linger: asyncio.TimerHandle | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._task.done()
+
+    async def join(self, send: Send, *, acknowledged: bool, size: tuple[int, int] | None) -> Viewer:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        viewer = Viewer(self, send, acknowledged, size)
+        self.viewers.append(viewer)
+        if self._stream is not None:
+            await viewer.send("instance terminal status", [self.instance, "connect"])
+            await self.catch_up(viewer)
+            await self.apply_size()
+        return viewer
+
+    async def leave(self, viewer: Viewer) -> None:
+        if viewer not in self.viewers:
+            return
+        self.viewers.remove(viewer)
+        viewer.window.release()
+        if self.viewers:
+            await self.apply_size()
+        elif settings.TERMINAL_LINGER > 0:
+            # Keep reading a while, so what the shell prints while the page reloads is in the recent output.
+            self._linger = self.loop.call_later(settings.TERMINAL_LINGER, self._stop)
+        else:
+            await self.close()
+
+    async def write(self, data: bytes) -> None:
+        stream = self._stream
+        if stream is None:
+            # Typed before the terminal is attached: written, in order, once it is.
+            if sum(map(len, self._pending)) + len(data) <= PENDING_INPUT_BYTES:
+                self._pending.append(data)
+            return
+        stream.writer.write(data)
+        # A shell that does not read its input backs typing up into the viewer's socket.
+        await stream.writer.drain()
+
+    async def apply_size(self) -> None:
+        """Size the tty to the smallest viewer."""
+        size = self._smallest()
+        if self._stream is not None and size != self._size:
+            self._size = size
+            await self._stream.resize(*size)
+
+    def _smallest(self) -> tuple[int, int]:
+        sizes = [v.size for v in self.viewers if v.size is not None]
+        if not sizes:
+            return self._size or DEFAULT_SIZE
+        return min(c for c, _ in sizes), min(r for _, r in sizes)
+
+    async def catch_up(self, viewer: Viewer) -> None:
+        """Send a viewer the recent output, once, in place of whatever it has missed."""
+        async with viewer.lock:
+            if viewer.offset == self.recent.total:
+                return
+            text, size = self.recent.text(), self.recent.total
+            viewer.offset = size
+            if text:
+                await self._send(viewer, CLEAR + text, len(text))
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def _stop(self) -> None:
+        if not self.viewers:
+            self._task.cancel()
+
+    async def _attach_while_watched(self) -> None:
+        """Attach, pump until the tty ends, attach again while anyone watches; back off while that fails."""
+        failures, status = 0, "connect"
+        while True:
+            try:
+                stream = await engine.open_tty(self.instance)
+            except engine.EngineError as e:
+                log.info("cannot attach to %s: %s", self.instance, e)
+                stream = None
+            if stream is not None:
+                try:
+                    await self._attached(stream, status)
+                    failures = 0
+                    await self._pump(stream)
+                finally:
+                    self._stream = None
+                    stream.close()
+                status = "reconnect"
+            if not self.viewers:
+                return
+            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            failures += 1
+
+    async def _attached(self, stream: engine.TtyStream, status: str) -> None:
+        self._decoder.reset()
+        # The size changes back and forth, so the program on the tty gets SIGWINCH and redraws: the shell its
+        # prompt (and a fresh sandbox's shell, which waits for a size, starts); vim or top their whole screen.
+        cols, rows = self._size = self._smallest()
+        await stream.resize(cols, rows - 1 if rows > 1 else rows + 1)
+        await stream.resize(cols, rows)
+        # From here on viewers that join are served by join(); the ones already here are served below.
+        self._stream = stream
+        for data in self._pending:
+            stream.writer.write(data)
+        self._pending.clear()
+        for viewer in list(self.viewers):
+            await viewer.send("instance terminal status", [self.instance, status])
+            await self.catch_up(viewer)
+        await self.apply_size()
+
+    async def _pump(self, stream: engine.TtyStream) -> None:
+        while True:
+            await self._viewers_ready()
+            data = await stream.reader.read(FRAME_BYTES)
+            if not data:
+                return
+            start = self.recent.total
+            self.recent.append(data)
+            text = self._decoder.decode(data)
+            for viewer in list(self.viewers):
+                if not viewer.lagging:
+                    await self._deliver(viewer, start, text, len(data))
+
+    async def _viewers_ready(self) -> None:
+        """Wait while a viewer has a full window, unless it has been full for STALL_SECONDS."""
+        while True:
+            held = [v for v in self.viewers if not v.window.is_open and not v.lagging]
+            if not held:
+                return
+            viewer = held[0]
+            left = viewer.window.full_since + STALL_SECONDS - self.loop.time()
+            if left <= 0:
+                log.info("a viewer of %s stopped acknowledging; it is no longer waited for", self.instance)
+                viewer.lagging = True
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(viewer.window.wait_open(), left)
+
+    async def _deliver(self, viewer: Viewer, start: int, text: str, size: int) -> None:
+        async with viewer.lock:
+            if viewer.offset is not None and viewer.offset >= start + size:
+                return  # the recent output it was sent already held this frame
+            if viewer.offset == start:
+                viewer.offset = start + size
+                if text:
+                    await self._send(viewer, text, size)
+                return
+        await self.catch_up(viewer)
+
+    async def _send(self, viewer: Viewer, text: str, size: int) -> None:
+        viewer.window.sent(size)
+        await viewer.send("instance terminal out", [self.instance, text])
+
+
+# instance name -> its hub in this process; the recent output outlives a hub that stopped for lack of viewers.
+_hubs: dict[str, Hub] = {}
+_recent: dict[str, Recent] = {}
+
+
+async def join(instance: str, send: Send, *, acknowledged: bool, size: tuple[int, int] | None) -> Viewer:
+    """Start viewing an instance's terminal."""
+    hub = _hubs.get(instance)
+    if hub is None or hub.closed or hub.loop is not asyncio.get_running_loop():
+        hub = _hubs[instance] = Hub(instance, _recent.setdefault(instance, Recent()))
+    return await hub.join(send, acknowledged=acknowledged, size=size)
+
+
+async def forget(instance: str) -> None:
+    """Drop an instance that is gone: its hub and its recent output."""
+    hub = _hubs.pop(instance, None)
+    _recent.pop(instance, None)
+    if hub is not None and hub.loop is asyncio.get_running_loop():
+        await hub.close()
