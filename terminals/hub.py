@@ -33,6 +33,7 @@ WINDOW_BYTES = 256 * 1024
 RECENT_BYTES = 64 * 1024
 PENDING_INPUT_BYTES = 64 * 1024
 STALL_SECONDS = 5.0
+UNACKNOWLEDGED_RATE = 1024 * 1024  # bytes per second
 RETRY_SECONDS = (0.5, 1, 2, 5)
 DEFAULT_SIZE = (80, 24)
 # Clear the screen and the scrollback before the recent output, so a reconnecting page does not show it twice.
@@ -43,34 +44,48 @@ Send = Callable[[str, list[object]], Awaitable[None]]
 
 
 class Window:
-    """Count output bytes sent but not yet acknowledged; let the reader wait while too many are."""
+    """Count output bytes sent but not yet taken by the viewer; closed while too many are.
 
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
+    A viewer that acknowledges frames takes them when it says so. One that never does (PWD's page) is assumed
+    to take UNACKNOWLEDGED_RATE bytes per second, so a slow one cannot make the server buffer without bound.
+    """
+
+    def __init__(self, acknowledged: bool) -> None:
+        self.acknowledged = acknowledged
         self.full_since = 0.0
         self._frames: deque[int] = deque()
-        self._bytes = 0
+        self._bytes = 0.0
+        self._drained_at = 0.0
         self._open = asyncio.Event()
         self._open.set()
 
     @property
     def is_open(self) -> bool:
+        if not self.acknowledged:
+            self._drain()
         return self._open.is_set()
 
     def sent(self, size: int) -> None:
-        if self.limit is None:
-            return
-        self._frames.append(size)
+        if self.acknowledged:
+            self._frames.append(size)
+        else:
+            self._drain()
         self._bytes += size
-        if self._bytes >= self.limit and self.is_open:
+        if self._bytes >= WINDOW_BYTES and self._open.is_set():
             self._open.clear()
             self.full_since = asyncio.get_running_loop().time()
 
     def acknowledge(self, frames: int) -> None:
+        if not self.acknowledged:
+            return
         for _ in range(min(frames, len(self._frames))):
             self._bytes -= self._frames.popleft()
-        if self.limit is None or self._bytes < self.limit:
+        if self._bytes < WINDOW_BYTES:
             self._open.set()
+
+    def seconds_to_open(self) -> float:
+        """Return how long until a viewer that does not acknowledge has taken enough to be sent more."""
+        return max(0.0, (self._bytes - WINDOW_BYTES) / UNACKNOWLEDGED_RATE) + 0.01
 
     def release(self) -> None:
         """Stop holding anyone back (the viewer has left)."""
@@ -78,6 +93,13 @@ class Window:
 
     async def wait_open(self) -> None:
         await self._open.wait()
+
+    def _drain(self) -> None:
+        now = asyncio.get_running_loop().time()
+        self._bytes = max(0.0, self._bytes - (now - self._drained_at) * UNACKNOWLEDGED_RATE)
+        self._drained_at = now
+        if self._bytes < WINDOW_BYTES:
+            self._open.set()
 
 
 class Recent:
@@ -114,7 +136,7 @@ class Viewer:
         self.hub = hub
         self.send = send
         self.size = size
-        self.window = Window(WINDOW_BYTES if acknowledged else None)
+        self.window = Window(acknowledged)
         self.lagging = False
         # How many bytes of the tty's output this viewer has been sent; None until it is first sent any.
         self.offset: int | None = None
@@ -152,6 +174,7 @@ class Hub:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._task = asyncio.create_task(self._attach_while_watched())
         self._linger: asyncio.TimerHandle | None = None
+        self._resuming: set[asyncio.Task[None]] = set()
 
     @property
     def closed(self) -> bool:
@@ -275,13 +298,17 @@ class Hub:
             self.recent.append(data)
             text = self._decoder.decode(data)
             for viewer in list(self.viewers):
-                if not viewer.lagging:
+                if viewer.lagging:
+                    continue
+                if viewer.window.is_open:
                     await self._deliver(viewer, start, text, len(data))
+                else:
+                    self._skip(viewer)
 
     async def _viewers_ready(self) -> None:
-        """Wait while a viewer has a full window, unless it has been full for STALL_SECONDS."""
+        """Wait while an acknowledging viewer has a full window, unless it has been full for STALL_SECONDS."""
         while True:
-            held = [v for v in self.viewers if not v.window.is_open and not v.lagging]
+            held = [v for v in self.viewers if v.window.acknowledged and not v.lagging and not v.window.is_open]
             if not held:
                 return
             viewer = held[0]
@@ -292,6 +319,19 @@ class Hub:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(viewer.window.wait_open(), left)
+
+    def _skip(self, viewer: Viewer) -> None:
+        """Stop sending to a viewer with a full window until it can take more; then send it the recent output."""
+        viewer.lagging = True
+        if not viewer.window.acknowledged:  # an acknowledging one resumes when it acknowledges
+            self.loop.call_later(viewer.window.seconds_to_open(), self._resume, viewer)
+
+    def _resume(self, viewer: Viewer) -> None:
+        if viewer in self.viewers and viewer.lagging:
+            viewer.lagging = False
+            task = asyncio.create_task(self.catch_up(viewer))
+            self._resuming.add(task)
+            task.add_done_callback(self._resuming.discard)
 
     async def _deliver(self, viewer: Viewer, start: int, text: str, size: int) -> None:
         async with viewer.lock:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, WebSocketRoute, expect, sync_playwright
 
 from sessions.models import Playground
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -124,6 +124,72 @@ def test_it_copies_the_selection_and_pastes_with_ctrl_shift_v(page: Page) -> Non
     page.keyboard.press("Control+Shift+V")
     page.keyboard.press("Enter")
     expect(page.locator(".pane.active .xterm-rows")).to_contain_text(re.compile(r"\bpasted-copy-me-7\b"))
+
+
+def test_it_pastes_with_shift_insert(page: Page) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    start_with_a_node(page)
+    page.evaluate("navigator.clipboard.writeText('from-$((2+3))')")
+    page.keyboard.type("clear; echo pasted-")
+    page.keyboard.press("Shift+Insert")
+    page.keyboard.press("Enter")
+    expect(page.locator(".pane.active .xterm-rows")).to_contain_text(re.compile(r"\bpasted-from-5\b"))
+
+
+FULLSCREEN = (
+    "document.fullscreenElement?.id === 'workspace'"
+    " || document.getElementById('workspace').classList.contains('fullscreen')"
+)
+
+
+def test_it_toggles_fullscreen_with_alt_enter_and_the_terminal_keeps_working(page: Page) -> None:
+    start_with_a_node(page)
+    # Typed around the toggle: had Alt+Enter reached the shell, it would have run half a command.
+    page.keyboard.type("clear; echo in-")
+    page.keyboard.press("Alt+Enter")
+    page.wait_for_function(FULLSCREEN)
+    run(page, "fullscreen-$((1+1))", "in-fullscreen-2")
+    page.keyboard.press("Alt+Enter")
+    page.wait_for_function(f"!({FULLSCREEN})")
+    run(page, "clear; echo back-$((2+2))", "back-4")
+
+
+class FlakyNetwork:
+    """Carry the page's session sockets to the server, until the test takes the network down."""
+
+    def __init__(self, page: Page) -> None:
+        self.sockets: list[WebSocketRoute] = []
+        self.down = False
+        page.route_web_socket(re.compile(r"/sessions/[^/]+/ws/"), self.carry)
+
+    def carry(self, socket: WebSocketRoute) -> None:
+        if self.down:
+            socket.close()  # before it opens: the page sees a failed attempt and backs off
+            return
+        socket.connect_to_server()
+        self.sockets.append(socket)
+
+    def drop(self) -> None:
+        self.down = True
+        for socket in self.sockets:
+            socket.close()
+
+    def restore(self) -> None:
+        self.down = False
+
+
+def test_it_reconnects_after_the_socket_drops_and_shows_earlier_output_once(page: Page) -> None:
+    network = FlakyNetwork(page)
+    start_with_a_node(page)
+    run(page, "clear; echo before-$((40+2))", "before-42")
+    network.drop()
+    expect(page.locator("#reconnecting")).to_be_visible()
+    network.restore()
+    expect(page.locator("#reconnecting")).to_be_hidden(timeout=30_000)
+    expect(page.locator(".pane.active .xterm-rows")).to_contain_text("before-42")
+    page.wait_for_timeout(1000)
+    assert screen(page).count("before-42") == 1
+    run(page, "echo after-$((40+3))", "after-43")
 
 
 def test_it_changes_the_font_size_and_the_shell_follows(page: Page) -> None:

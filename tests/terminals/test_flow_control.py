@@ -3,23 +3,26 @@
 import asyncio
 from typing import Any
 
-from terminals.hub import CLEAR, FRAME_BYTES, RECENT_BYTES, STALL_SECONDS, WINDOW_BYTES, Window
+from terminals.hub import CLEAR, FRAME_BYTES, RECENT_BYTES, STALL_SECONDS, UNACKNOWLEDGED_RATE, WINDOW_BYTES, Window
 from tests.terminals.conftest import Viewer
 
 
 async def test_it_closes_the_window_at_its_limit_and_reopens_on_acknowledgement() -> None:
-    window = Window(100)
-    window.sent(60)
-    window.sent(50)
-    assert not window._open.is_set()
+    window = Window(acknowledged=True)
+    window.sent(WINDOW_BYTES - 10)
+    window.sent(20)
+    assert not window.is_open
     window.acknowledge(1)
-    assert window._open.is_set()
+    assert window.is_open
 
 
-async def test_it_never_closes_for_viewers_that_do_not_acknowledge() -> None:
-    window = Window(None)
-    window.sent(10**9)
-    assert window._open.is_set()
+async def test_it_assumes_a_viewer_that_does_not_acknowledge_takes_a_steady_rate() -> None:
+    window = Window(acknowledged=False)
+    window.sent(WINDOW_BYTES + UNACKNOWLEDGED_RATE // 10)
+    assert not window.is_open
+    assert 0.1 <= window.seconds_to_open() <= 0.12
+    await asyncio.sleep(window.seconds_to_open())
+    assert window.is_open
 
 
 async def test_it_stops_sending_until_the_viewer_acknowledges(node: dict[str, Any]) -> None:
