@@ -26,15 +26,28 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from mirror import registry  # noqa: E402
 from router.hostnames import direct_host  # noqa: E402
 from sessions import engine, sandboxes  # noqa: E402
 from sessions.models import Instance, Playground  # noqa: E402
 from tests.router.conftest import BUILD_BUSYBOX  # noqa: E402
 
+ROUNDS = 3
+# A closed connection waits 60 s in TIME_WAIT on the side that closed first, and a client reuses none of its ~28k
+# ephemeral ports toward one address and port meanwhile (another published port is no way out: the instance's
+# NAT then maps two connections onto the same tuple and drops the second SYN). At thousands of connections per
+# second, a run that follows another too soon measures that limit, not the router: such runs first wait for the
+# machine to forget the connections of the one before.
+QUIET_TIME_WAITS = 1000
 SERVE = (
     "docker run -d -p 8080:80 busybox sh -c "
     "'head -c 1048576 /dev/urandom > /www/1m && httpd -f -p 80 -h /www' >/dev/null && "
     "until curl -sf -o /dev/null http://127.0.0.1:8080/; do sleep 0.1; done"
+)
+# Pulled by the instance's engine from the project's mirror, as a learner's would be.
+SERVE_NGINX = (
+    "docker run -d -p 8081:80 nginx >/dev/null && "
+    "until curl -sf -o /dev/null http://127.0.0.1:8081/; do sleep 0.1; done"
 )
 
 
@@ -62,11 +75,13 @@ SERVE_KEEPALIVE = (
 )
 
 
-ROUNDS = 3
-CASES = [  # label, port in the instance, path, connections, column of wrk's figures (0 req/s, 1 MB/s)
-    ("keep-alive server, 16 connections, req/s", 8090, "/", 16, 0),
-    ("busybox httpd (a connection per request), 16 connections, req/s", 8080, "/", 16, 0),
-    ("busybox httpd, 1 MiB file, 4 connections, MB/s", 8080, "/1m", 4, 1),
+CLOSE = "Connection: close"  # wrk then opens a connection per request, as a client without keep-alive does
+CASES = [  # label, port in the instance, path, connections, extra header, column (0 req/s, 1 MB/s), reconnects
+    ("perl keep-alive server (a process per connection), 16 connections, req/s", 8090, "/", 16, None, 0, False),
+    ("nginx, keep-alive, 16 connections, req/s", 8081, "/", 16, None, 0, False),
+    ("nginx, a connection per request, 16 connections, req/s", 8081, "/", 16, CLOSE, 0, True),
+    ("busybox httpd (a connection per request), 16 connections, req/s", 8080, "/", 16, None, 0, True),
+    ("busybox httpd, 1 MiB file, 4 connections, MB/s", 8080, "/1m", 4, None, 1, True),
 ]
 
 
@@ -76,14 +91,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(url: str, host: str, seconds: int, connections: int) -> tuple[float, float]:
-    """Return requests/s and transfer MB/s that wrk measured."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Host: {host}", url]
+def wrk(url: str, host: str, seconds: int, connections: int, header: str | None) -> tuple[float, float, float]:
+    """Return requests/s and MB/s that wrk measured, and how many cores the machine kept busy meanwhile."""
+    extra = ["-H", header] if header else []
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Host: {host}", *extra, url]
+    busy, total = cpu_ticks()
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    busy_after, total_after = cpu_ticks()
+    if "Non-2xx" in out:
+        raise SystemExit(f"{url} (Host: {host}) answered with errors:\n{out}")
     requests = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     size, unit = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out).groups()  # type: ignore[union-attr]
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}[unit]
-    return requests, float(size) * scale * 1.048576
+    cores = (os.cpu_count() or 1) * (busy_after - busy) / max(total_after - total, 1)
+    return requests, float(size) * scale * 1.048576, cores
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """Return the machine's busy and total CPU ticks so far."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)  # less idle and iowait
+
+
+def wait_for_quiet(ip: str) -> None:
+    """Wait, at most a minute, until few connections to ip (direct or through the router) linger in TIME_WAIT."""
+    command = ["ss", "-Htn", "state", "time-wait", "dst", ip]
+    for _ in range(65):
+        if subprocess.run(command, capture_output=True, text=True, check=True).stdout.count("\n") < QUIET_TIME_WAITS:
+            return
+        time.sleep(1)
 
 
 def wait_listening(port: int) -> None:
@@ -97,10 +133,16 @@ def wait_listening(port: int) -> None:
 
 def start_instance() -> Instance:
     playground = Playground.for_host(settings.PLAYGROUND_DOMAIN)
-    session = sandboxes.start_session(playground)
-    instance = sandboxes.add_instance(session, sandboxes.InstanceRequest())
-    code, output = engine.exec_run(instance.name, ["sh", "-c", f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE}"])
+    registry.ensure_address()
+    # The instance's engine is told the mirror's port when it is made, and pulls nginx from it.
+    with registry.running(registry.mirror_host(), read_only=True) as mirror:
+        settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
+        session = sandboxes.start_session(playground)
+        instance = sandboxes.add_instance(session, sandboxes.InstanceRequest())
+        script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
+        code, output = engine.exec_run(instance.name, ["sh", "-c", script])
     if code != 0:
+        sandboxes.end_session(session, reason="benchmark failed")
         raise SystemExit(output.decode())
     return instance
 
@@ -116,17 +158,27 @@ def main(seconds: int) -> None:
     )
     try:
         wait_listening(port)
-        print(f"| case (wrk -t2, {seconds}s runs, median of {ROUNDS}) | direct | through the router | ratio |")
-        print("|---|---|---|---|")
-        for label, upstream, path, connections, column in CASES:
-            name = direct_host(instance.proxy_host, upstream, settings.PLAYGROUND_DOMAIN)
-            direct, routed = [], []
+        load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+        print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load}, {os.cpu_count()} cores")
+        print(f"router in {settings.ROUTER_PROCESSES} processes; wrk -t2, {seconds} s runs, median of {ROUNDS}")
+        print("| case | direct | through the router | ratio | busy cores, direct / routed |")
+        print("|---|---|---|---|---|")
+        for label, upstream, path, connections, header, column, reconnects in CASES:
+            name = f"{direct_host(instance.proxy_host, upstream, settings.PLAYGROUND_DOMAIN)}:{port}"
+            direct: list[tuple[float, float, float]] = []
+            routed: list[tuple[float, float, float]] = []
             # Interleaved rounds, so load from other processes on the machine weighs on both sides alike.
             for _ in range(ROUNDS):
-                direct.append(wrk(f"http://{instance.ip}:{upstream}{path}", str(instance.ip), seconds, connections))
-                routed.append(wrk(f"http://127.0.0.1:{port}{path}", f"{name}:{port}", seconds, connections))
+                for runs, url, host in (
+                    (direct, f"http://{instance.ip}:{upstream}{path}", str(instance.ip)),
+                    (routed, f"http://127.0.0.1:{port}{path}", name),
+                ):
+                    if reconnects:
+                        wait_for_quiet(str(instance.ip))
+                    runs.append(wrk(url, host, seconds, connections, header))
             a, b = (statistics.median(r[column] for r in runs) for runs in (direct, routed))
-            print(f"| {label} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
+            busy_a, busy_b = (statistics.median(r[2] for r in runs) for runs in (direct, routed))
+            print(f"| {label} | {a:.0f} | {b:.0f} | {b / a:.2f} | {busy_a:.1f} / {busy_b:.1f} |")
     finally:
         router.terminate()
         router.wait(timeout=10)

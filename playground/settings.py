@@ -1,5 +1,6 @@
 """Settings, read from the environment: safe defaults on a laptop, loud failure in production."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -178,6 +179,8 @@ DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
 INSTALLED_APPS += ["router"]
 ROUTER_BIND = env.str("ROUTER_BIND", default="0.0.0.0")
 ROUTER_PORT = env.int("ROUTER_PORT", default=8443)
+# One asyncio process forwards on one core; this many share the port (SO_REUSEPORT), one per core by default.
+ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=os.cpu_count() or 1)
 # The port learners' browsers and CLIs reach the router on (differs behind a balancer or port mapping).
 ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
 PORTS_SCAN_INTERVAL = env.float("PORTS_SCAN_INTERVAL", default=5.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import socket
 from typing import cast
 
 from router import hostnames, httphead, sni
@@ -37,9 +38,10 @@ class Router:
         self.lookup: Query = lookup or Resolver()
         self.connections: set[_Client] = set()
 
-    async def serve(self, host: str, port: int) -> asyncio.Server:
+    async def serve(self, sock: socket.socket) -> asyncio.Server:
+        """Accept connections on a listening socket (see workers.listening_sockets)."""
         loop = asyncio.get_running_loop()
-        return await loop.create_server(lambda: _Client(self), host, port)
+        return await loop.create_server(lambda: _Client(self), sock=sock)
 
     async def shut_down(self, server: asyncio.Server) -> None:
         """Stop listening and close every connection still open."""

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from router.routes import Resolver
 from router.server import Router
+from router.workers import listening_sockets
 from sessions.models import Playground
 from tests.conftest import sh
 
@@ -31,7 +32,7 @@ def router_port(live: Playground) -> Iterator[int]:
     """Serve the router on a free port; remember no route, so every request asks the database."""
     loop = asyncio.new_event_loop()
     router = Router(settings.PLAYGROUND_DOMAIN, Resolver(ttl=0))
-    server = loop.run_until_complete(router.serve("127.0.0.1", 0))
+    server = loop.run_until_complete(router.serve(listening_sockets("127.0.0.1", 0, 1)[0]))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     yield server.sockets[0].getsockname()[1]
