@@ -594,7 +594,9 @@ class TtyStream:
 async def open_tty(name: str) -> TtyStream:
     """Attach to the sandbox's own terminal: what is written reaches its shell, what it prints is read back."""
     # No logs=1: the engine keeps no log of the tty (see run_sandbox), and PWD's replay of it was its bug #557.
-    query = "stream=1&stdin=1&stdout=1&stderr=1"
+    # The engine swallows its detach keys (by default ^P^Q, holding back every ^P); none can be turned off, so
+    # these are ones nobody types.
+    query = "stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-^,ctrl-@,ctrl-^"
     reader, writer = await _hijack(f"/containers/{name}/attach?{query}", b"", f"the terminal of {name}")
     return TtyStream(name, reader, writer)
 
@@ -610,11 +612,13 @@ async def _open_engine_connection() -> tuple[asyncio.StreamReader, asyncio.Strea
 async def _hijack(path: str, body: bytes, what: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """POST to an engine endpoint that upgrades to a raw stream, and return that stream."""
     try:
+        # The first client() of a process asks the engine for its API version: a blocking call.
+        version = await run_blocking(lambda: client().api.api_version)
         reader, writer = await _open_engine_connection()
-    except OSError as e:
+    except (*ENGINE_ERRORS, OSError) as e:
         raise EngineError(f"could not attach to {what}: {e}") from e
     head = (
-        f"POST /v{client().api.api_version}{path} HTTP/1.1\r\nHost: docker\r\n"
+        f"POST /v{version}{path} HTTP/1.1\r\nHost: docker\r\n"
         f"Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )

@@ -35,6 +35,7 @@ PENDING_INPUT_BYTES = 64 * 1024
 STALL_SECONDS = 5.0
 UNACKNOWLEDGED_RATE = 1024 * 1024  # bytes per second
 RETRY_SECONDS = (0.5, 1, 2, 5)
+STABLE_SECONDS = 5
 DEFAULT_SIZE = (80, 24)
 # Clear the screen and the scrollback before the recent output, so a reconnecting page does not show it twice.
 CLEAR = "\x1b[H\x1b[2J\x1b[3J"
@@ -59,7 +60,6 @@ class Window:
         self._open = asyncio.Event()
         self._open.set()
 
-    @property
     def is_open(self) -> bool:
         if not self.acknowledged:
             self._drain()
@@ -152,7 +152,7 @@ class Viewer:
 
     async def acknowledge(self, frames: int) -> None:
         self.window.acknowledge(frames)
-        if self.lagging and self.window.is_open:
+        if self.lagging and self.window.is_open():
             self.lagging = False
             await self.hub.catch_up(self)
 
@@ -170,58 +170,73 @@ class Hub:
         self.loop = asyncio.get_running_loop()
         self._stream: engine.TtyStream | None = None
         self._size: tuple[int, int] | None = None
+        self._sizing = asyncio.Lock()
         self._pending: list[bytes] = []
+        self._pending_full = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._task = asyncio.create_task(self._attach_while_watched())
+        self._closing = False
         self._linger: asyncio.TimerHandle | None = None
         self._resuming: set[asyncio.Task[None]] = set()
+        self._task = asyncio.create_task(self._attach_while_watched())
 
     @property
     def closed(self) -> bool:
-        return self._task.done()
+        """Tell whether the hub has stopped or is stopping: a new viewer needs a new hub."""
+        return self._closing or self._task.done()
 
     async def join(self, send: Send, *, acknowledged: bool, size: tuple[int, int] | None) -> Viewer:
+        """Add a viewer; once attached it is sent the status, the recent output, and every frame after that."""
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
         viewer = Viewer(self, send, acknowledged, size)
         self.viewers.append(viewer)
         if self._stream is not None:
-            await viewer.send("instance terminal status", [self.instance, "connect"])
-            await self.catch_up(viewer)
+            await self._tell(viewer, "connect")
             await self.apply_size()
         return viewer
 
     async def leave(self, viewer: Viewer) -> None:
+        """Remove a viewer; the last one out stops the hub, after TERMINAL_LINGER seconds."""
         if viewer not in self.viewers:
             return
-        self.viewers.remove(viewer)
-        viewer.window.release()
+        self._remove(viewer)
         if self.viewers:
             await self.apply_size()
-        elif settings.TERMINAL_LINGER > 0:
-            # Keep reading a while, so what the shell prints while the page reloads is in the recent output.
-            self._linger = self.loop.call_later(settings.TERMINAL_LINGER, self._stop)
-        else:
+        elif settings.TERMINAL_LINGER <= 0:
             await self.close()
 
+    def _remove(self, viewer: Viewer) -> None:
+        self.viewers.remove(viewer)
+        viewer.window.release()
+        if not self.viewers and settings.TERMINAL_LINGER > 0:
+            # Keep reading a while, so what the shell prints while the page reloads is in the recent output.
+            self._linger = self.loop.call_later(settings.TERMINAL_LINGER, self._stop)
+
     async def write(self, data: bytes) -> None:
+        """Write input to the tty, or keep it (in order, up to PENDING_INPUT_BYTES) until the tty is attached."""
         stream = self._stream
         if stream is None:
-            # Typed before the terminal is attached: written, in order, once it is.
-            if sum(map(len, self._pending)) + len(data) <= PENDING_INPUT_BYTES:
+            # Past the limit everything is dropped, never just a large paste in the middle of what was typed.
+            self._pending_full |= sum(map(len, self._pending)) + len(data) > PENDING_INPUT_BYTES
+            if not self._pending_full:
                 self._pending.append(data)
             return
-        stream.writer.write(data)
-        # A shell that does not read its input backs typing up into the viewer's socket.
-        await stream.writer.drain()
+        try:
+            stream.writer.write(data)
+            # A shell that does not read its input backs typing up into the viewer's socket.
+            await stream.writer.drain()
+        except (ConnectionError, RuntimeError) as e:
+            log.info("input to %s lost with its terminal: %s", self.instance, e)
 
     async def apply_size(self) -> None:
         """Size the tty to the smallest viewer."""
-        size = self._smallest()
-        if self._stream is not None and size != self._size:
-            self._size = size
-            await self._stream.resize(*size)
+        # One resize at a time, each for the latest sizes: two in flight could land in either order.
+        async with self._sizing:
+            size = self._smallest()
+            if self._stream is not None and size != self._size:
+                self._size = size
+                await self._stream.resize(*size)
 
     def _smallest(self) -> tuple[int, int]:
         sizes = [v.size for v in self.viewers if v.size is not None]
@@ -234,39 +249,43 @@ class Hub:
         async with viewer.lock:
             if viewer.offset == self.recent.total:
                 return
-            text, size = self.recent.text(), self.recent.total
-            viewer.offset = size
+            text, viewer.offset = self.recent.text(), self.recent.total
             if text:
-                await self._send(viewer, CLEAR + text, len(text))
+                await self._send(viewer, CLEAR + text, len(text.encode()))
 
     async def close(self) -> None:
+        self._closing = True
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
     def _stop(self) -> None:
-        if not self.viewers:
+        if not self.viewers and not self._task.done():
+            self._closing = True
             self._task.cancel()
 
     async def _attach_while_watched(self) -> None:
         """Attach, pump until the tty ends, attach again while anyone watches; back off while that fails."""
         failures, status = 0, "connect"
         while True:
+            attached_at = self.loop.time()
             try:
                 stream = await engine.open_tty(self.instance)
-            except engine.EngineError as e:
-                log.info("cannot attach to %s: %s", self.instance, e)
-                stream = None
-            if stream is not None:
                 try:
                     await self._attached(stream, status)
-                    failures = 0
                     await self._pump(stream)
                 finally:
                     self._stream = None
                     stream.close()
                 status = "reconnect"
+            except (engine.EngineError, OSError) as e:
+                log.info("the terminal of %s is unavailable: %s", self.instance, e)
+            # A tty that lasted is simply attached again; one that ends at once (a stopped sandbox) slowly.
+            if self.loop.time() - attached_at > STABLE_SECONDS:
+                failures = 0
             if not self.viewers:
+                # Its tty has ended and nobody is waiting for it: the sandbox has stopped or gone.
+                forget_now(self.instance, self)
                 return
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
             failures += 1
@@ -275,18 +294,29 @@ class Hub:
         self._decoder.reset()
         # The size changes back and forth, so the program on the tty gets SIGWINCH and redraws: the shell its
         # prompt (and a fresh sandbox's shell, which waits for a size, starts); vim or top their whole screen.
-        cols, rows = self._size = self._smallest()
-        await stream.resize(cols, rows - 1 if rows > 1 else rows + 1)
-        await stream.resize(cols, rows)
+        async with self._sizing:
+            cols, rows = self._size = self._smallest()
+            await stream.resize(cols, rows - 1 if rows > 1 else rows + 1)
+            await stream.resize(cols, rows)
         # From here on viewers that join are served by join(); the ones already here are served below.
         self._stream = stream
         for data in self._pending:
             stream.writer.write(data)
         self._pending.clear()
+        self._pending_full = False
         for viewer in list(self.viewers):
-            await viewer.send("instance terminal status", [self.instance, status])
-            await self.catch_up(viewer)
+            if viewer in self.viewers:
+                await self._tell(viewer, status)
         await self.apply_size()
+
+    async def _tell(self, viewer: Viewer, status: str) -> None:
+        """Send a viewer the terminal's status, then the recent output."""
+        try:
+            await viewer.send("instance terminal status", [self.instance, status])
+        except Exception as e:  # noqa: BLE001 — see _send
+            await self._drop(viewer, e)
+            return
+        await self.catch_up(viewer)
 
     async def _pump(self, stream: engine.TtyStream) -> None:
         while True:
@@ -298,9 +328,9 @@ class Hub:
             self.recent.append(data)
             text = self._decoder.decode(data)
             for viewer in list(self.viewers):
-                if viewer.lagging:
+                if viewer.lagging or viewer not in self.viewers:
                     continue
-                if viewer.window.is_open:
+                if viewer.window.is_open():
                     await self._deliver(viewer, start, text, len(data))
                 else:
                     self._skip(viewer)
@@ -308,7 +338,7 @@ class Hub:
     async def _viewers_ready(self) -> None:
         """Wait while an acknowledging viewer has a full window, unless it has been full for STALL_SECONDS."""
         while True:
-            held = [v for v in self.viewers if v.window.acknowledged and not v.lagging and not v.window.is_open]
+            held = [v for v in self.viewers if v.window.acknowledged and not v.lagging and not v.window.is_open()]
             if not held:
                 return
             viewer = held[0]
@@ -346,7 +376,21 @@ class Hub:
 
     async def _send(self, viewer: Viewer, text: str, size: int) -> None:
         viewer.window.sent(size)
-        await viewer.send("instance terminal out", [self.instance, text])
+        try:
+            await viewer.send("instance terminal out", [self.instance, text])
+        except Exception as e:  # noqa: BLE001
+            # A socket closing under us raises whatever the server's WebSocket library raises (autobahn's
+            # Disconnected under Daphne); that viewer is gone, and the others must not go with it.
+            await self._drop(viewer, e)
+
+    async def _drop(self, viewer: Viewer, error: Exception) -> None:
+        log.info("a viewer of %s is gone: %r", self.instance, error)
+        if viewer in self.viewers:
+            self._remove(viewer)
+            if self.viewers:
+                await self.apply_size()
+            elif settings.TERMINAL_LINGER <= 0:
+                self._stop()
 
 
 # instance name -> its hub in this process; the recent output outlives a hub that stopped for lack of viewers.
@@ -364,7 +408,14 @@ async def join(instance: str, send: Send, *, acknowledged: bool, size: tuple[int
 
 async def forget(instance: str) -> None:
     """Drop an instance that is gone: its hub and its recent output."""
-    hub = _hubs.pop(instance, None)
-    _recent.pop(instance, None)
+    hub = _hubs.get(instance)
+    forget_now(instance)
     if hub is not None and hub.loop is asyncio.get_running_loop():
         await hub.close()
+
+
+def forget_now(instance: str, hub: Hub | None = None) -> None:
+    """Drop the instance's hub (only if it is still `hub`, when given) and its recent output."""
+    if hub is None or _hubs.get(instance) is hub:
+        _hubs.pop(instance, None)
+        _recent.pop(instance, None)

@@ -11,18 +11,18 @@ async def test_it_closes_the_window_at_its_limit_and_reopens_on_acknowledgement(
     window = Window(acknowledged=True)
     window.sent(WINDOW_BYTES - 10)
     window.sent(20)
-    assert not window.is_open
+    assert not window.is_open()
     window.acknowledge(1)
-    assert window.is_open
+    assert window.is_open()
 
 
 async def test_it_assumes_a_viewer_that_does_not_acknowledge_takes_a_steady_rate() -> None:
     window = Window(acknowledged=False)
     window.sent(WINDOW_BYTES + UNACKNOWLEDGED_RATE // 10)
-    assert not window.is_open
+    assert not window.is_open()
     assert 0.1 <= window.seconds_to_open() <= 0.12
     await asyncio.sleep(window.seconds_to_open())
-    assert window.is_open
+    assert window.is_open()
 
 
 async def test_it_stops_sending_until_the_viewer_acknowledges(node: dict[str, Any]) -> None:
