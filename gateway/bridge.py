@@ -134,7 +134,9 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         tty = term_type is not None and chan.get_subsystem() is None
         env = {"TERM": term_type} if tty and term_type else None
         try:
-            stream = await engine.open_exec(self.target.container, self.command, tty=tty, env=env, workdir="/root")
+            self.stream = stream = await engine.open_exec(
+                self.target.container, self.command, tty=tty, env=env, workdir="/root"
+            )
         except engine.EngineError:
             gone = f"{self.target.hostname} is not running any more: its session ended or it was deleted\n"
             chan.write_stderr(gone.encode())
@@ -142,7 +144,6 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             return
         self.output = output = _ToChannel(chan, self.activity, tty)
         await stream.pipe_output(output)
-        self.stream = stream
         if tty:
             width, height = chan.get_terminal_size()[:2]
             if width and height:
