@@ -7,6 +7,7 @@ It starts a session with one instance and a gateway on a free port, measures, an
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,6 +70,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_seconds() -> float:
+    """Return the user + system CPU time of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def client_cpu(command: list[str]) -> float:
+    """Return the CPU-seconds per GB that command (ssh, or the docker CLI) spends reading the throughput output."""
+    before = children_cpu_seconds()
+    throughput(command)
+    return (children_cpu_seconds() - before) / (THROUGHPUT_BYTES / 1e9)
+
+
 def paired(measure: Callable[[list[str]], float], ssh: list[str], docker: list[str]) -> list[tuple[float, float]]:
     """Measure both ways alternately, so a machine busy with other work slows both alike."""
     return [(measure(ssh), measure(docker)) for _ in range(ROUNDS)]
@@ -99,6 +113,7 @@ def main() -> None:
         cpu_before = cpu_seconds(gateway.pid)
         rates = paired(throughput, [*ssh, head], [*docker, "sh", "-c", head])
         gateway_cpu = (cpu_seconds(gateway.pid) - cpu_before) / (ROUNDS * THROUGHPUT_BYTES / 1e9)
+        clients = paired(client_cpu, [*ssh, head], [*docker, "sh", "-c", head])
     finally:
         if gateway:
             gateway.terminate()
@@ -108,7 +123,9 @@ def main() -> None:
     print("| measure | ssh gateway | docker exec | ratio | goal |\n|---|---|---|---|---|")
     print(_row(f"echo round trip, median of {ECHOES} (ms)", echoes, "{:.3f}", "≤ 1.5×"))
     print(_row(f"output throughput, {THROUGHPUT_BYTES >> 20} MiB (MB/s)", rates, "{:.0f}", "≥ 0.7×"))
-    print(f"\ngateway CPU while streaming: {gateway_cpu:.1f} CPU-seconds per GB")
+    print(f"\nCPU-seconds per GB streamed: gateway {gateway_cpu:.1f}", end="")
+    print(f", ssh client {statistics.median(a for a, _ in clients):.1f}", end="")
+    print(f", docker CLI {statistics.median(b for _, b in clients):.1f}")
 
 
 def _row(label: str, pairs: list[tuple[float, float]], fmt: str, goal: str) -> str:

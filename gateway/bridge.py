@@ -14,11 +14,39 @@ from gateway.activity import Activity
 from sessions import engine
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
-_CHUNK = 65536
 # Past this much input waiting for the process, stop reading from the client until it drains.
 _INPUT_HIGH_WATER = 256 * 1024
 # What OpenSSH's ssh reports when the far end vanished without an exit status.
 _UNKNOWN_EXIT = 255
+
+
+class _ToChannel(engine.ExecOutput):
+    """Pour an exec's output into an ssh channel as it arrives; input the process does not take holds the client."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], activity: Activity, tty: bool) -> None:
+        super().__init__(tty)
+        self.chan = chan
+        self.activity = activity
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.set_write_buffer_limits(high=_INPUT_HIGH_WATER)
+
+    def output(self, kind: int, data: bytes) -> None:
+        self.activity.seen()
+        # The client may have gone in the middle of a batch: the rest has nowhere to go.
+        with contextlib.suppress(OSError):
+            if kind == 2:
+                self.chan.write_stderr(data)
+            else:
+                self.chan.write(data)
+
+    def pause_writing(self) -> None:
+        self.chan.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.chan.resume_reading()
 
 
 class ExecSession(asyncssh.SSHServerSession[bytes]):
@@ -30,9 +58,8 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         self.command: list[str] = []
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
         self.stream: engine.ExecStream | None = None
+        self.output: _ToChannel | None = None
         self.task: asyncio.Task[None] | None = None
-        self.can_write = asyncio.Event()
-        self.can_write.set()
         self.early_input: list[bytes] = []
         self.early_eof = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -68,16 +95,6 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             self.chan.pause_reading()
             return
         self.stream.writer.write(data)
-        if self.stream.writer.transport.get_write_buffer_size() > _INPUT_HIGH_WATER:
-            self.chan.pause_reading()
-            self._spawn(self._resume_reading_when_drained(self.stream, self.chan))
-
-    async def _resume_reading_when_drained(
-        self, stream: engine.ExecStream, chan: asyncssh.SSHServerChannel[bytes]
-    ) -> None:
-        with contextlib.suppress(OSError):
-            await stream.writer.drain()
-            chan.resume_reading()
 
     def eof_received(self) -> bool:
         self.early_eof = self.stream is None
@@ -98,19 +115,21 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         task.add_done_callback(self._tasks.discard)
 
     def pause_writing(self) -> None:
-        self.can_write.clear()
+        # The client reads slower than the process writes: leave the rest in the engine until it catches up.
+        if self.output and self.output.transport:
+            self.output.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        self.can_write.set()
+        if self.output and self.output.transport:
+            self.output.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # The client went away: hang up on the process, which ends the output copy.
+        # The client went away: hang up on the process, which ends its output.
         if self.stream:
             self.stream.close()
-        self.can_write.set()
 
     async def _run(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
-        """Start the process, copy its output until it ends, then report its exit status."""
+        """Start the process, pipe its output until it ends, then report its exit status."""
         term_type = chan.get_terminal_type()
         tty = term_type is not None and chan.get_subsystem() is None
         env = {"TERM": term_type} if tty and term_type else None
@@ -123,6 +142,8 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             chan.write_stderr(gone.encode())
             chan.exit(_UNKNOWN_EXIT)
             return
+        self.output = output = _ToChannel(chan, self.activity, tty)
+        await stream.pipe_output(output)
         if tty:
             width, height = chan.get_terminal_size()[:2]
             if width and height:
@@ -132,31 +153,9 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             self.eof_received()
         chan.resume_reading()
         try:
-            await (self._copy_tty(stream, chan) if tty else self._copy_frames(stream, chan))
-        except OSError:
-            pass  # the client or the engine hung up; what is left is the exit status, if anyone listens
+            await output.ended
         finally:
             stream.close()
         code = await engine.wait_exit_code(stream)
         with contextlib.suppress(OSError):
             chan.exit(_UNKNOWN_EXIT if code is None else code)
-
-    async def _copy_tty(self, stream: engine.ExecStream, chan: asyncssh.SSHServerChannel[bytes]) -> None:
-        while data := await stream.reader.read(_CHUNK):
-            self.activity.seen()
-            if not self.can_write.is_set():
-                await self.can_write.wait()
-            chan.write(data)
-
-    async def _copy_frames(self, stream: engine.ExecStream, chan: asyncssh.SSHServerChannel[bytes]) -> None:
-        """Copy a non-tty exec's output, keeping stdout and stderr apart as ssh does."""
-        frames = engine.FrameBatches(stream)
-        while batch := await frames.read():
-            self.activity.seen()
-            for kind, data in batch:
-                if not self.can_write.is_set():
-                    await self.can_write.wait()
-                if kind == 2:
-                    chan.write_stderr(data)
-                else:
-                    chan.write(data)

@@ -41,3 +41,35 @@ def test_it_gives_a_tty_that_echoes_input(live: Playground, api: Api) -> None:
     out, _, code = asyncio.run(_run(node["name"], ["sh", "-c", "read x; echo got-$x"], True, b"abc\r"))
     assert b"got-abc" in out
     assert code == 0
+
+
+class _Collected(engine.ExecOutput):
+    def __init__(self, tty: bool) -> None:
+        super().__init__(tty)
+        self.streams = {1: bytearray(), 2: bytearray()}
+
+    def output(self, kind: int, data: bytes) -> None:
+        self.streams[kind] += data
+
+
+async def _pipe(name: str, cmd: list[str], settle: float = 0.0) -> tuple[bytes, bytes]:
+    stream = await engine.open_exec(name, cmd, tty=False)
+    stream.writer.write_eof()
+    await asyncio.sleep(settle)  # lets the process finish before the pipe, when the test wants that
+    collected = _Collected(tty=False)
+    await stream.pipe_output(collected)
+    await asyncio.wait_for(collected.ended, 10)
+    stream.close()
+    return bytes(collected.streams[1]), bytes(collected.streams[2])
+
+
+def test_it_pipes_megabytes_of_output_in_order_with_stderr_apart(live: Playground, api: Api) -> None:
+    node = api.add(api.start())
+    out, err = asyncio.run(_pipe(node["name"], ["sh", "-c", "seq 1 400000; echo oops >&2; seq 5 7"]))
+    assert out == "".join(f"{i}\n" for i in [*range(1, 400001), 5, 6, 7]).encode()
+    assert err == b"oops\n"
+
+
+def test_it_pipes_output_that_ended_before_the_pipe(live: Playground, api: Api) -> None:
+    node = api.add(api.start())
+    assert asyncio.run(_pipe(node["name"], ["echo", "early"], settle=1.0)) == (b"early\n", b"")
