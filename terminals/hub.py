@@ -10,7 +10,8 @@ arrival order. The tty is sized to the smallest viewer, as in PWD.
 Flow control: a viewer that acknowledges frames has at most WINDOW_BYTES in flight; while one has a full
 window the hub stops reading, the engine stops reading the tty, and the shell waits, so a flood costs
 bounded memory. A viewer whose window stays full for STALL_SECONDS (a frozen tab) stops holding the others
-back; it is sent the recent output when it acknowledges again.
+back; it is sent the recent output when it acknowledges again. A viewer that never acknowledges (PWD's page)
+is assumed to take UNACKNOWLEDGED_RATE, never holds the shell back, and skips to the recent output past that.
 """
 
 from __future__ import annotations
