@@ -41,7 +41,7 @@ def start_with_a_node(page: Page) -> None:
     page.wait_for_url(re.compile(r"/p/\w+"))
     page.click("#add-instance")
     expect(page.locator("#detail-hostname")).to_have_text("node1", timeout=60_000)
-    # The prompt names the node: the shell is up and tmux has drawn.
+    # The prompt names the node: the shell on the tty is up and reads what is typed.
     expect(page.locator(".pane.active .xterm-rows")).to_contain_text("[node1]", timeout=30_000)
     page.locator(".pane.active .xterm").click()
 
