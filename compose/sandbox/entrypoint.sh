@@ -37,7 +37,14 @@ fi
 cd /root || exit 1
 # The tty has no size until the first viewer attaches and sets one: start the shell then, so the welcome and the
 # prompt reach that viewer instead of a terminal nobody reads (the engine keeps no log of it).
-until [ "$(stty size 2>/dev/null)" != "0 0" ]; do sleep 0.1; done
+# Setting the size sends SIGWINCH, which ends the wait at once; the slow poll only covers a signal that came
+# between the check and the wait. (Polling fast instead would cost every sandbox nobody views some CPU.)
+trap : WINCH
+until [ "$(stty size 2>/dev/null)" != "0 0" ]; do
+  sleep 5 &
+  wait $!
+done
+trap - WINCH
 while true; do
   bash --login
   printf '\r\n(shell exited; a new one starts)\r\n'
