@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from sessions import events, sandboxes
 from sessions.models import ACTIVITY_RESOLUTION, Instance, Session
@@ -73,6 +77,40 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(events.group_name(self.session_id), self.channel_name)
         for name in await _running_instances(self.session_id):
             await self._attach(name)
+
+    async def __call__(self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        """Serve the socket as Channels does, but read each source in one loop of its own.
+
+        Channels' own loop starts a task per message and waits on both sources again each time: three turns of
+        the event loop before a keystroke is handled, where this takes one. A lock keeps the handlers one at a
+        time, as Channels does.
+        """
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            sources.append(lambda: self.channel_layer.receive(self.channel_name))
+        dispatching = asyncio.Lock()
+
+        async def read(source: Callable[[], Awaitable[Any]]) -> None:
+            while True:
+                message = await source()
+                async with dispatching:
+                    await self.dispatch(message)
+
+        readers = [asyncio.create_task(read(source)) for source in sources]
+        try:
+            done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+            for reader in done:
+                reader.result()
+        except StopConsumer:
+            pass
+        finally:
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "terminals"):
