@@ -1,6 +1,7 @@
 """Benchmark browser terminals: keystroke echo and output throughput through our session WebSocket, against a
-raw `docker exec -it` on the same instance and against terminado running `docker exec -it`; then the web
-server's memory while a slow viewer is flooded.
+raw `docker exec -it` on the same instance and against terminado running `docker exec -it`; the same echo with
+a bare asyncio server in Daphne's place (bench/terminal_floor.py), to tell Daphne's share; then the web server's
+memory while a slow viewer is flooded.
 
 Run from the repository root: .venv/bin/python bench/terminal_io.py   (needs bin/setup --dev and terminado)
 """
@@ -37,7 +38,10 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.client import ClientProtocol  # noqa: E402
+from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.uri import parse_uri  # noqa: E402
 
 from sessions import engine, sandboxes  # noqa: E402
 from sessions.models import Playground  # noqa: E402
@@ -89,17 +93,81 @@ class RawPty:
         os.close(self.master)
 
 
+class WebSocket(Protocol):
+    async def send(self, message: str, /) -> None: ...
+    async def recv(self) -> str | bytes: ...
+    async def close(self) -> None: ...
+
+
+class LeanWebSocket(asyncio.Protocol):
+    """A WebSocket client as lean as RawPty's reading of its pty: websockets' frame parser, fed from the socket's
+    callback, and a queue of the texts received.
+
+    The `websockets` asyncio client adds 0.07-0.19 ms to every round trip (its own tasks and locks), which would
+    be counted against the server; a browser's is native code. It reads everything at once, so a slow reader is
+    left to the `websockets` client (see slow_viewer_peak).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+        self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.opened = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def open(cls, url: str) -> LeanWebSocket:
+        uri = parse_uri(url)
+        loop = asyncio.get_running_loop()
+        _, ws = await loop.create_connection(lambda: cls(url), uri.host, uri.port)
+        ws.protocol.send_request(ws.protocol.connect())
+        ws.flush()
+        await ws.opened
+        return ws
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if not self.opened.done():
+                self.opened.set_result(None)
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self.texts.put_nowait(bytes(event.data).decode())
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+
+    async def send(self, message: str, /) -> None:
+        self.protocol.send_text(message.encode())
+        self.flush()
+
+    async def recv(self) -> str:
+        return await self.texts.get()
+
+    async def close(self) -> None:
+        self.transport.close()
+
+
 class Ours:
     """Our session WebSocket, acknowledging output frames in batches of ACK_FRAMES, as the page does."""
 
-    def __init__(self, ws: ClientConnection, instance: str, acknowledge: bool = True) -> None:
+    def __init__(self, ws: WebSocket, instance: str, acknowledge: bool = True) -> None:
         self.ws, self.instance, self.acknowledge = ws, instance, acknowledge
         self.unacknowledged = 0
 
     @classmethod
-    async def open(cls, base: str, session_id: str, instance: str, acknowledge: bool = True) -> Ours:
+    async def open(cls, base: str, session_id: str, instance: str, acknowledge: bool = True, lean: bool = True) -> Ours:
         query = "?flow=ack" if acknowledge else ""
-        ws = await connect(f"{base}/sessions/{session_id}/ws/{query}", max_size=None)
+        url = f"{base}/sessions/{session_id}/ws/{query}"
+        ws: WebSocket = await LeanWebSocket.open(url) if lean else await connect(url, max_size=None)
         await ws.send(json.dumps({"name": "instance viewport resize", "args": [COLS, ROWS]}))
         return cls(ws, instance, acknowledge)
 
@@ -124,12 +192,12 @@ class Ours:
 class Terminado:
     """terminado's WebSocket protocol: ["stdin", text] in, ["stdout", text] out."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
 
     @classmethod
     async def open(cls, port: int) -> Terminado:
-        ws = await connect(f"ws://127.0.0.1:{port}/websocket", max_size=None)
+        ws = await LeanWebSocket.open(f"ws://127.0.0.1:{port}/websocket")
         await ws.send(json.dumps(["set_size", ROWS, COLS]))
         return cls(ws)
 
@@ -204,7 +272,7 @@ def rss_mib(pid: int) -> float:
 
 async def slow_viewer_peak(base: str, session_id: str, instance: str, server_pid: int, acknowledge: bool) -> float:
     """Have a viewer take one frame per 20 ms while `cat` prints 100 MB; return the server's peak RSS in MiB."""
-    term = await Ours.open(base, session_id, instance, acknowledge)
+    term = await Ours.open(base, session_id, instance, acknowledge, lean=False)  # it reads slowly
     await term.send("echo warm-$((1+1))\r")
     await read_until(term, "warm-2")
     await drain(term)
@@ -268,11 +336,16 @@ def free_socket() -> socket.socket:
     return listener
 
 
-def start_daphne() -> tuple[subprocess.Popen[bytes], str]:
+def start_daphne(app: str = "playground.asgi:application") -> tuple[subprocess.Popen[bytes], str]:
+    return serve_on_free_port([sys.executable, "-m", "daphne", "--fd", "{fd}", app])
+
+
+def serve_on_free_port(argv: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server on a listening socket it inherits ("{fd}" in argv); return it and its ws:// base URL."""
     listener = free_socket()
     fd = listener.fileno()
     server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "--fd", str(fd), "playground.asgi:application"],
+        [arg.format(fd=fd) for arg in argv],
         cwd=ROOT,
         pass_fds=[fd],
         stdout=subprocess.DEVNULL,
@@ -325,6 +398,64 @@ async def echo_rounds(base: str, session_id: str, instance: str) -> list[float]:
     return ratios
 
 
+async def answer_times(base: str) -> list[float]:
+    """Time keystrokes that the server answers itself (no tty): the WebSocket hop alone; return milliseconds."""
+    term = await Ours.open(base, "bench", "node1", acknowledge=False)
+    times = []
+    try:
+        for n in range(ECHO_SAMPLES + 20):
+            started = time.perf_counter()
+            await term.send("z")
+            await term.read()
+            if n >= 20:
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        await term.close()
+    return times
+
+
+async def floor_rounds(session_id: str, instance: str) -> None:
+    """Measure what Daphne costs: a bare asyncio WebSocket server in its place, and both servers answering alone."""
+    floor = [sys.executable, str(ROOT / "bench" / "terminal_floor.py")]
+    servers = {
+        "bridge": serve_on_free_port([*floor, "bridge", "{fd}", instance]),
+        "bare echo": serve_on_free_port([*floor, "echo", "{fd}"]),
+        "daphne echo": start_daphne("bench.terminal_floor:echo_app"),
+    }
+    await asyncio.sleep(2)  # all up
+    try:
+        print(f"reference: a bare asyncio WebSocket server instead of Daphne, {ECHO_ROUNDS} alternating rounds:")
+        ratios = []
+        for _ in range(ECHO_ROUNDS):
+            p50s = []
+            for opener in (
+                lambda: _raw(["bash", "--login"], instance),
+                lambda: Ours.open(servers["bridge"][1], session_id, instance, acknowledge=False),
+            ):
+                term: Terminal = await opener()
+                try:
+                    p50s.append(summary(await echo_times(term))[0])
+                finally:
+                    await term.close()
+            ratios.append(p50s[1] / p50s[0])
+            print(f"  raw {p50s[0]:.3f} ms, bare server -> the tty {p50s[1]:.3f} ms: {ratios[-1]:.2f}x", flush=True)
+        print(f"  median {statistics.median(ratios):.2f}x", flush=True)
+        daphne, bare = [], []
+        for _ in range(ECHO_ROUNDS):
+            daphne.append(summary(await answer_times(servers["daphne echo"][1]))[0])
+            bare.append(summary(await answer_times(servers["bare echo"][1]))[0])
+        print(
+            f"the WebSocket hop alone (the server answers each keystroke itself), median p50 of {ECHO_ROUNDS} rounds: "
+            f"Daphne + a trivial ASGI app {statistics.median(daphne):.3f} ms, bare server "
+            f"{statistics.median(bare):.3f} ms",
+            flush=True,
+        )
+    finally:
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(10)
+
+
 async def run(session_id: str, instance: str) -> None:
     daphne, base = start_daphne()
     terminado, terminado_port = start_terminado(instance)
@@ -340,6 +471,7 @@ async def run(session_id: str, instance: str) -> None:
             await measure("terminado -> docker exec -it bash", lambda: Terminado.open(terminado_port)),
         ]
         ratios = await echo_rounds(base, session_id, instance)
+        await floor_rounds(session_id, instance)
         engine.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
         print("web server peak RSS while a slow viewer (1 frame / 20 ms) is sent `cat` of 100 MB for 15 s:")
         idle = rss_mib(daphne.pid)

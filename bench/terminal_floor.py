@@ -1,0 +1,128 @@
+"""Reference servers for the terminal echo benchmark: how fast a Python server can be without Daphne, and what
+Daphne itself adds to each message. Started by bench/terminal_io.py, each on a listening socket it passes:
+
+  python bench/terminal_floor.py bridge FD INSTANCE   a bare asyncio WebSocket server (websockets' frame parser,
+                                                      no tasks per message) between PWD's protocol and the tty
+  python bench/terminal_floor.py echo FD              the same server answering each keystroke itself
+  daphne --fd FD bench.terminal_floor:echo_app        Daphne with an ASGI app that answers each keystroke itself
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _out(args: list[Any]) -> str:
+    return json.dumps({"name": "instance terminal out", "args": args})
+
+
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A trivial ASGI WebSocket app: every "instance terminal in" comes straight back as "instance terminal out"."""
+    if scope["type"] != "websocket":
+        return
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif message["type"] == "websocket.receive":
+            event = json.loads(message["text"])
+            if event["name"] == "instance terminal in":
+                await send({"type": "websocket.send", "text": _out(event["args"])})
+        else:
+            return
+
+
+class Bare(asyncio.Protocol):
+    """One WebSocket, handled in the socket's callbacks: parse frames, act on each keystroke at once."""
+
+    def __init__(self, instance: str | None) -> None:
+        self.instance = instance
+        self.protocol = ServerProtocol()
+        self.tty: asyncio.StreamWriter | None = None
+        self.pending: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Request):
+                self.protocol.send_response(self.protocol.accept(event))
+                if self.instance is not None:
+                    asyncio.create_task(self.bridge(self.instance))
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self.received(json.loads(bytes(event.data)))
+        self.flush()
+
+    def received(self, event: dict[str, Any]) -> None:
+        if event["name"] != "instance terminal in":
+            return
+        if self.instance is None:
+            self.send(_out(event["args"]))
+        elif self.tty is None:
+            self.pending.append(event["args"][1].encode())
+        else:
+            self.tty.write(event["args"][1].encode())
+
+    def send(self, text: str) -> None:
+        self.protocol.send_text(text.encode())
+        self.flush()
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            else:
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.tty is not None:
+            self.tty.close()
+
+    async def bridge(self, instance: str) -> None:
+        from sessions import engine
+
+        stream = await engine.open_tty(instance)
+        self.tty = stream.writer
+        for data in self.pending:
+            self.tty.write(data)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while data := await stream.reader.read(32 * 1024):
+            if text := decoder.decode(data):
+                self.send(_out([instance, text]))
+
+
+async def serve(fd: int, instance: str | None) -> None:
+    server = await asyncio.get_running_loop().create_server(lambda: Bare(instance), sock=socket.socket(fileno=fd))
+    await server.serve_forever()
+
+
+def main() -> None:
+    mode, fd = sys.argv[1], int(sys.argv[2])
+    instance = sys.argv[3] if mode == "bridge" else None
+    if instance is not None:
+        sys.path.insert(0, str(ROOT))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+        import django
+
+        django.setup()
+    asyncio.run(serve(fd, instance))
+
+
+if __name__ == "__main__":
+    main()
