@@ -93,20 +93,29 @@ class SessionConsumer(AsyncWebsocketConsumer):
             self.channel_name = await self.channel_layer.new_channel()
             sources.append(lambda: self.channel_layer.receive(self.channel_name))
         dispatching = asyncio.Lock()
+        stopped = False
 
         async def read(source: Callable[[], Awaitable[Any]]) -> None:
+            nonlocal stopped
             while True:
                 message = await source()
                 async with dispatching:
-                    await self.dispatch(message)
+                    # Nothing is handled after the socket is done with: a session event that was waiting for the
+                    # lock while the viewer disconnected would otherwise attach a terminal nobody will leave.
+                    if stopped:
+                        return
+                    stopped = True  # until this handler returns: one that raises ends the consumer
+                    try:
+                        await self.dispatch(message)
+                    except StopConsumer:
+                        return
+                    stopped = False
 
         readers = [asyncio.create_task(read(source)) for source in sources]
         try:
             done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
             for reader in done:
-                reader.result()
-        except StopConsumer:
-            pass
+                reader.result()  # a handler's error ends the consumer, as in Channels
         finally:
             for reader in readers:
                 reader.cancel()

@@ -4,11 +4,13 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
+from sessions import events
 from sessions.models import Playground, Session
-from terminals.consumers import CLOSE_SESSION_ENDED, CLOSE_UNKNOWN_SESSION
+from terminals.consumers import CLOSE_SESSION_ENDED, CLOSE_UNKNOWN_SESSION, SessionConsumer
 from tests.conftest import Api
 from tests.terminals.conftest import Viewer
 
@@ -92,3 +94,31 @@ def test_it_records_activity_on_input(live: Playground, api: Api) -> None:
 
     asyncio.run(type_something())
     assert Session.objects.get(pk=session_id).last_activity_at > long_ago
+
+
+def test_it_handles_no_event_after_the_viewer_leaves(
+    live: Playground, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id = api.start()
+    handled: list[str] = []
+    leave = SessionConsumer.disconnect
+
+    async def leave_as_an_instance_arrives(consumer: SessionConsumer, code: int) -> None:
+        # The event reaches the consumer while it is handling the disconnect.
+        await consumer.channel_layer.group_send(events.group_name(session_id), events.event("instance new", "x"))
+        await asyncio.sleep(0.3)
+        await leave(consumer, code)
+
+    async def session_event(consumer: SessionConsumer, message: dict[str, Any]) -> None:
+        handled.append(message["name"])
+
+    monkeypatch.setattr(SessionConsumer, "disconnect", leave_as_an_instance_arrives)
+    monkeypatch.setattr(SessionConsumer, "session_event", session_event)
+
+    async def come_and_go() -> None:
+        async with Viewer(session_id):
+            pass
+        await asyncio.sleep(0.3)
+
+    asyncio.run(come_and_go())
+    assert handled == []
