@@ -53,6 +53,7 @@ class Bare(asyncio.Protocol):
         self.protocol = ServerProtocol()
         self.tty: asyncio.StreamWriter | None = None
         self.pending: list[bytes] = []
+        self.bridging: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -63,8 +64,8 @@ class Bare(asyncio.Protocol):
         for event in self.protocol.events_received():
             if isinstance(event, Request):
                 self.protocol.send_response(self.protocol.accept(event))
-                if self.instance is not None:
-                    asyncio.create_task(self.bridge(self.instance))
+                if self.instance is not None and self.protocol.handshake_exc is None:
+                    self.bridging = asyncio.create_task(self.bridge(self.instance))
             elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
                 self.received(json.loads(bytes(event.data)))
         self.flush()
@@ -91,20 +92,23 @@ class Bare(asyncio.Protocol):
                 self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.tty is not None:
-            self.tty.close()
+        if self.bridging is not None:
+            self.bridging.cancel()
 
     async def bridge(self, instance: str) -> None:
         from sessions import engine
 
         stream = await engine.open_tty(instance)
-        self.tty = stream.writer
-        for data in self.pending:
-            self.tty.write(data)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        while data := await stream.reader.read(32 * 1024):
-            if text := decoder.decode(data):
-                self.send(_out([instance, text]))
+        try:
+            self.tty = stream.writer
+            for data in self.pending:
+                self.tty.write(data)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            while data := await stream.reader.read(32 * 1024):
+                if text := decoder.decode(data):
+                    self.send(_out([instance, text]))
+        finally:
+            stream.close()
 
 
 async def serve(fd: int, instance: str | None) -> None:

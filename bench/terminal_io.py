@@ -110,7 +110,7 @@ class LeanWebSocket(asyncio.Protocol):
 
     def __init__(self, url: str) -> None:
         self.protocol = ClientProtocol(parse_uri(url), max_size=None)
-        self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.texts: asyncio.Queue[str | None] = asyncio.Queue()  # None: the connection is gone
         self.opened = asyncio.get_running_loop().create_future()
 
     @classmethod
@@ -131,7 +131,10 @@ class LeanWebSocket(asyncio.Protocol):
         self.protocol.receive_data(data)
         for event in self.protocol.events_received():
             if not self.opened.done():
-                self.opened.set_result(None)
+                if self.protocol.handshake_exc is not None:
+                    self.opened.set_exception(self.protocol.handshake_exc)
+                else:
+                    self.opened.set_result(None)
             elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
                 self.texts.put_nowait(bytes(event.data).decode())
         self.flush()
@@ -139,18 +142,24 @@ class LeanWebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
             self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+        self.texts.put_nowait(None)
 
     def flush(self) -> None:
         for data in self.protocol.data_to_send():
             if data:
                 self.transport.write(data)
+            else:  # the protocol is done with the connection
+                self.transport.close()
 
     async def send(self, message: str, /) -> None:
         self.protocol.send_text(message.encode())
         self.flush()
 
     async def recv(self) -> str:
-        return await self.texts.get()
+        text = await self.texts.get()
+        if text is None:
+            raise ConnectionError("the server closed the WebSocket")
+        return text
 
     async def close(self) -> None:
         self.transport.close()
@@ -403,12 +412,13 @@ async def answer_times(base: str) -> list[float]:
     term = await Ours.open(base, "bench", "node1", acknowledge=False)
     times = []
     try:
-        for n in range(ECHO_SAMPLES + 20):
-            started = time.perf_counter()
-            await term.send("z")
-            await term.read()
-            if n >= 20:
-                times.append((time.perf_counter() - started) * 1000)
+        async with asyncio.timeout(60):
+            for n in range(ECHO_SAMPLES + 20):
+                started = time.perf_counter()
+                await term.send("z")
+                await term.read()
+                if n >= 20:
+                    times.append((time.perf_counter() - started) * 1000)
     finally:
         await term.close()
     return times
@@ -430,7 +440,7 @@ async def floor_rounds(session_id: str, instance: str) -> None:
             p50s = []
             for opener in (
                 lambda: _raw(["bash", "--login"], instance),
-                lambda: Ours.open(servers["bridge"][1], session_id, instance, acknowledge=False),
+                lambda: Ours.open(servers["bridge"][1], session_id, instance),
             ):
                 term: Terminal = await opener()
                 try:

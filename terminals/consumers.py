@@ -55,11 +55,12 @@ class SessionConsumer(AsyncWebsocketConsumer):
     """Bridge one viewer to the terminals of every instance in a session, and tell it what happens there."""
 
     session_id: str
+    channel_layer: Any
+    channel_name: str
     terminals: dict[str, hub.Viewer]
 
     async def connect(self) -> None:
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
-        self.terminals = {}
         self.size: tuple[int, int] | None = None
         self.touched_at = 0.0
         # Viewers that acknowledge output frames ("instance terminal ack") get flow control; PWD's did not.
@@ -75,6 +76,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         # Join before listing, so an instance started in between is announced rather than missed.
         await self.channel_layer.group_add(events.group_name(self.session_id), self.channel_name)
+        self.watching = True
         for name in await _running_instances(self.session_id):
             await self._attach(name)
 
@@ -82,51 +84,61 @@ class SessionConsumer(AsyncWebsocketConsumer):
         """Serve the socket as Channels does, but read each source in one loop of its own.
 
         Channels' own loop starts a task per message and waits on both sources again each time: three turns of
-        the event loop before a keystroke is handled, where this takes one. A lock keeps the handlers one at a
-        time, as Channels does.
+        the event loop between a keystroke's frame and its handler, where this takes one. A lock keeps the
+        handlers one at a time, as Channels does.
         """
         self.scope = scope
         self.base_send = send
+        self.terminals = {}
+        self.watching = False
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         sources = [receive]
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
             sources.append(lambda: self.channel_layer.receive(self.channel_name))
-        dispatching = asyncio.Lock()
-        stopped = False
-
-        async def read(source: Callable[[], Awaitable[Any]]) -> None:
-            nonlocal stopped
-            while True:
-                message = await source()
-                async with dispatching:
-                    # Nothing is handled after the socket is done with: a session event that was waiting for the
-                    # lock while the viewer disconnected would otherwise attach a terminal nobody will leave.
-                    if stopped:
-                        return
-                    stopped = True  # until this handler returns: one that raises ends the consumer
-                    try:
-                        await self.dispatch(message)
-                    except StopConsumer:
-                        return
-                    stopped = False
-
-        readers = [asyncio.create_task(read(source)) for source in sources]
+        self._dispatching = asyncio.Lock()
+        self._stopped = False
+        readers = [asyncio.create_task(self._read(source)) for source in sources]
         try:
             done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+            async with self._dispatching:  # a handler under way (one reader's source failed) finishes first
+                self._stopped = True
             for reader in done:
                 reader.result()  # a handler's error ends the consumer, as in Channels
         finally:
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+            # After an error, or when Daphne cancels the application, disconnect() has not run: leave anyway,
+            # or the hubs would keep serving a viewer that is gone.
+            await asyncio.shield(self._leave())
+
+    async def _read(self, source: Callable[[], Awaitable[Any]]) -> None:
+        while True:
+            message = await source()
+            async with self._dispatching:
+                # Nothing is handled once the socket is done with: a session event that was waiting for the lock
+                # while the viewer disconnected would otherwise attach a terminal nobody will leave.
+                if self._stopped:
+                    return
+                self._stopped = True  # until this handler returns: one that raises ends the consumer
+                try:
+                    await self.dispatch(message)
+                except StopConsumer:
+                    return
+                self._stopped = False
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "terminals"):
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Stop following the session and leave every terminal; what is already left is not left again."""
+        if self.watching:
+            self.watching = False
             await self.channel_layer.group_discard(events.group_name(self.session_id), self.channel_name)
-            for terminal in self.terminals.values():
-                await terminal.leave()
-            self.terminals.clear()
+        terminals, self.terminals = list(self.terminals.values()), {}
+        for terminal in terminals:
+            await terminal.leave()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Handle a frame from the viewer at once; anything else the way Channels does."""

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from sessions import events
 from sessions.models import Playground, Session
+from terminals import hub
 from terminals.consumers import CLOSE_SESSION_ENDED, CLOSE_UNKNOWN_SESSION, SessionConsumer
 from tests.conftest import Api
 from tests.terminals.conftest import Viewer
@@ -122,3 +123,22 @@ def test_it_handles_no_event_after_the_viewer_leaves(
 
     asyncio.run(come_and_go())
     assert handled == []
+
+
+async def test_it_leaves_the_terminals_when_a_handler_fails(
+    node: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def fail(consumer: SessionConsumer, cols: Any, rows: Any) -> None:
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setattr(SessionConsumer, "_resize", fail)
+    viewer = Viewer(node["session_id"])
+    await viewer.__aenter__()
+    await viewer.ready(node["name"])
+    shared = hub._hubs[node["name"]]
+    await viewer.send("instance viewport resize", 80, 24)
+    with pytest.raises(RuntimeError):
+        await viewer.ws.wait(10)
+    # disconnect() never ran, yet the viewer has left: nobody holds the hub, which stops.
+    assert shared.viewers == []
+    assert shared.closed
