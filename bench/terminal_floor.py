@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,15 +46,14 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return
 
 
-class Bare(asyncio.Protocol):
-    """One WebSocket, handled in the socket's callbacks: parse frames, act on each keystroke at once."""
+class SansIoWebSocket(asyncio.Protocol):
+    """A `websockets` Sans-I/O protocol on an asyncio transport: each event is handled in the socket's callback,
+    with no task or lock per message. Subclasses set `protocol` and implement event()."""
 
-    def __init__(self, instance: str | None) -> None:
-        self.instance = instance
-        self.protocol = ServerProtocol()
-        self.tty: asyncio.StreamWriter | None = None
-        self.pending: list[bytes] = []
-        self.bridging: asyncio.Task[None] | None = None
+    protocol: ClientProtocol | ServerProtocol
+
+    def event(self, event: Request | Response | Frame) -> None:
+        raise NotImplementedError
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -62,25 +62,10 @@ class Bare(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.protocol.receive_data(data)
         for event in self.protocol.events_received():
-            if isinstance(event, Request):
-                self.protocol.send_response(self.protocol.accept(event))
-                if self.instance is not None and self.protocol.handshake_exc is None:
-                    self.bridging = asyncio.create_task(self.bridge(self.instance))
-            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                self.received(json.loads(bytes(event.data)))
+            self.event(event)
         self.flush()
 
-    def received(self, event: dict[str, Any]) -> None:
-        if event["name"] != "instance terminal in":
-            return
-        if self.instance is None:
-            self.send(_out(event["args"]))
-        elif self.tty is None:
-            self.pending.append(event["args"][1].encode())
-        else:
-            self.tty.write(event["args"][1].encode())
-
-    def send(self, text: str) -> None:
+    def send_text(self, text: str) -> None:
         self.protocol.send_text(text.encode())
         self.flush()
 
@@ -88,8 +73,38 @@ class Bare(asyncio.Protocol):
         for data in self.protocol.data_to_send():
             if data:
                 self.transport.write(data)
-            else:
+            else:  # the protocol is done with the connection
                 self.transport.close()
+
+
+class Bare(SansIoWebSocket):
+    """One WebSocket of the bare server: act on each keystroke at once."""
+
+    def __init__(self, instance: str | None) -> None:
+        self.instance = instance
+        self.protocol = ServerProtocol()
+        self.tty: asyncio.StreamWriter | None = None
+        self.pending: list[bytes] = []
+        self.bridging: asyncio.Task[None] | None = None
+
+    def event(self, event: Request | Response | Frame) -> None:
+        if isinstance(event, Request):
+            assert isinstance(self.protocol, ServerProtocol)
+            self.protocol.send_response(self.protocol.accept(event))
+            if self.instance is not None and self.protocol.handshake_exc is None:
+                self.bridging = asyncio.create_task(self.bridge(self.instance))
+        elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+            self.received(json.loads(bytes(event.data)))
+
+    def received(self, event: dict[str, Any]) -> None:
+        if event["name"] != "instance terminal in":
+            return
+        if self.instance is None:
+            self.send_text(_out(event["args"]))
+        elif self.tty is None:
+            self.pending.append(event["args"][1].encode())
+        else:
+            self.tty.write(event["args"][1].encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.bridging is not None:
@@ -106,7 +121,7 @@ class Bare(asyncio.Protocol):
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             while data := await stream.reader.read(32 * 1024):
                 if text := decoder.decode(data):
-                    self.send(_out([instance, text]))
+                    self.send_text(_out([instance, text]))
         finally:
             stream.close()
 

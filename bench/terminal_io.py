@@ -22,7 +22,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -41,8 +41,10 @@ from django.core.management import call_command  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.client import ClientProtocol  # noqa: E402
 from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.http11 import Request, Response  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
+from bench.terminal_floor import SansIoWebSocket  # noqa: E402
 from sessions import engine, sandboxes  # noqa: E402
 from sessions.models import Playground  # noqa: E402
 from sessions.sandboxes import InstanceRequest  # noqa: E402
@@ -99,7 +101,7 @@ class WebSocket(Protocol):
     async def close(self) -> None: ...
 
 
-class LeanWebSocket(asyncio.Protocol):
+class LeanWebSocket(SansIoWebSocket):
     """A WebSocket client as lean as RawPty's reading of its pty: websockets' frame parser, fed from the socket's
     callback, and a queue of the texts received.
 
@@ -108,8 +110,8 @@ class LeanWebSocket(asyncio.Protocol):
     left to the `websockets` client (see slow_viewer_peak).
     """
 
-    def __init__(self, url: str) -> None:
-        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+    def __init__(self, protocol: ClientProtocol) -> None:
+        self.protocol = protocol
         self.texts: asyncio.Queue[str | None] = asyncio.Queue()  # None: the connection is gone
         self.opened = asyncio.get_running_loop().create_future()
 
@@ -117,43 +119,29 @@ class LeanWebSocket(asyncio.Protocol):
     async def open(cls, url: str) -> LeanWebSocket:
         uri = parse_uri(url)
         loop = asyncio.get_running_loop()
-        _, ws = await loop.create_connection(lambda: cls(url), uri.host, uri.port)
-        ws.protocol.send_request(ws.protocol.connect())
+        client = ClientProtocol(uri, max_size=None)
+        _, ws = await loop.create_connection(lambda: cls(client), uri.host, uri.port)
+        client.send_request(client.connect())
         ws.flush()
         await ws.opened
         return ws
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.protocol.receive_data(data)
-        for event in self.protocol.events_received():
-            if not self.opened.done():
-                if self.protocol.handshake_exc is not None:
-                    self.opened.set_exception(self.protocol.handshake_exc)
-                else:
-                    self.opened.set_result(None)
-            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                self.texts.put_nowait(bytes(event.data).decode())
-        self.flush()
+    def event(self, event: Request | Response | Frame) -> None:
+        if not self.opened.done():
+            if self.protocol.handshake_exc is not None:
+                self.opened.set_exception(self.protocol.handshake_exc)
+            else:
+                self.opened.set_result(None)
+        elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+            self.texts.put_nowait(bytes(event.data).decode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
             self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
         self.texts.put_nowait(None)
 
-    def flush(self) -> None:
-        for data in self.protocol.data_to_send():
-            if data:
-                self.transport.write(data)
-            else:  # the protocol is done with the connection
-                self.transport.close()
-
     async def send(self, message: str, /) -> None:
-        self.protocol.send_text(message.encode())
-        self.flush()
+        self.send_text(message)
 
     async def recv(self) -> str:
         text = await self.texts.get()
@@ -390,20 +378,19 @@ async def measure(name: str, opener: Callable[[], object]) -> tuple[str, float, 
     return name, p50, p99, rate, received
 
 
-async def echo_rounds(base: str, session_id: str, instance: str) -> list[float]:
-    """Time echoes raw and ours alternately, so a busy moment slows both alike; return ours/raw per round."""
-    print(f"echo p50, raw docker exec -it vs ours, {ECHO_ROUNDS} alternating rounds:", flush=True)
+async def echo_rounds(label: str, ours: Callable[[], Awaitable[Terminal]], instance: str) -> list[float]:
+    """Time echoes raw and through `ours` alternately, so a busy moment slows both alike; return ours/raw per round."""
     ratios = []
     for _ in range(ECHO_ROUNDS):
         p50s = []
-        for opener in (lambda: _raw(["bash", "--login"], instance), lambda: Ours.open(base, session_id, instance)):
-            term: Terminal = await opener()
+        for opener in (lambda: _raw(["bash", "--login"], instance), ours):
+            term = await opener()
             try:
                 p50s.append(summary(await echo_times(term))[0])
             finally:
                 await term.close()
         ratios.append(p50s[1] / p50s[0])
-        print(f"  raw {p50s[0]:.3f} ms, ours {p50s[1]:.3f} ms: {ratios[-1]:.2f}x", flush=True)
+        print(f"  raw {p50s[0]:.3f} ms, {label} {p50s[1]:.3f} ms: {ratios[-1]:.2f}x", flush=True)
     return ratios
 
 
@@ -435,20 +422,8 @@ async def floor_rounds(session_id: str, instance: str) -> None:
     await asyncio.sleep(2)  # all up
     try:
         print(f"reference: a bare asyncio WebSocket server instead of Daphne, {ECHO_ROUNDS} alternating rounds:")
-        ratios = []
-        for _ in range(ECHO_ROUNDS):
-            p50s = []
-            for opener in (
-                lambda: _raw(["bash", "--login"], instance),
-                lambda: Ours.open(servers["bridge"][1], session_id, instance),
-            ):
-                term: Terminal = await opener()
-                try:
-                    p50s.append(summary(await echo_times(term))[0])
-                finally:
-                    await term.close()
-            ratios.append(p50s[1] / p50s[0])
-            print(f"  raw {p50s[0]:.3f} ms, bare server -> the tty {p50s[1]:.3f} ms: {ratios[-1]:.2f}x", flush=True)
+        bridge = servers["bridge"][1]
+        ratios = await echo_rounds("bare server -> the tty", lambda: Ours.open(bridge, session_id, instance), instance)
         print(f"  median {statistics.median(ratios):.2f}x", flush=True)
         daphne, bare = [], []
         for _ in range(ECHO_ROUNDS):
@@ -480,7 +455,8 @@ async def run(session_id: str, instance: str) -> None:
             await measure("ours: WebSocket -> the sandbox's tty", lambda: Ours.open(base, session_id, instance)),
             await measure("terminado -> docker exec -it bash", lambda: Terminado.open(terminado_port)),
         ]
-        ratios = await echo_rounds(base, session_id, instance)
+        print(f"echo p50, raw docker exec -it vs ours, {ECHO_ROUNDS} alternating rounds:", flush=True)
+        ratios = await echo_rounds("ours", lambda: Ours.open(base, session_id, instance), instance)
         await floor_rounds(session_id, instance)
         engine.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
         print("web server peak RSS while a slow viewer (1 frame / 20 ms) is sent `cat` of 100 MB for 15 s:")
