@@ -126,11 +126,21 @@ LOGGING = {
 }
 
 # Sandboxes
-DOCKER_HOST = env.str("DOCKER_HOST", default="unix:///var/run/docker.sock")
+# The platform's own dockerd (compose/engine/start), whose containers run in a user namespace. Any other
+# engine is refused at first use unless it runs with userns-remap too: a learner is root in a sandbox only.
+SANDBOX_ENGINE = env.str("SANDBOX_ENGINE", default="unix:///run/playground/engine.sock")
 SANDBOX_DEPLOYMENT = env.str("SANDBOX_DEPLOYMENT", default="default")
 SANDBOX_IMAGE = env.str("SANDBOX_IMAGE", default="playground/dind:latest")
-# "auto" probes the engine once; "true"/"false" skip the probe.
-SANDBOX_PRIVILEGED = env.str("SANDBOX_PRIVILEGED", default="auto")
+# Each sandbox's own disk (its root file system's writes and its /var/lib/docker), in MiB.
+SANDBOX_DISK_MB = env.int("SANDBOX_DISK_MB", default=10 * 1024)
+# New instances are refused while the engine's file system has less free than this (MiB), or the host less
+# memory available than this (MiB) beyond what one more instance takes.
+SANDBOX_DISK_RESERVE_MB = env.int("SANDBOX_DISK_RESERVE_MB", default=5 * 1024)
+SANDBOX_MEMORY_RESERVE_MB = env.int("SANDBOX_MEMORY_RESERVE_MB", default=1024)
+# Whether sandboxes reach the internet (through the host's NAT); never the host, private networks or each other.
+SANDBOX_EGRESS = env.bool("SANDBOX_EGRESS", default=True)
+# Sessions one client address may hold at once.
+SESSIONS_PER_CLIENT = env.int("SESSIONS_PER_CLIENT", default=5)
 SANDBOX_SUBNET_POOL = env.str("SANDBOX_SUBNET_POOL", default="10.213.0.0/16")
 SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
 MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=60)

@@ -41,6 +41,7 @@ LABEL_ROLE = "playground.role"
 LABEL_RECIPE = "playground.recipe"
 # Several deployments (a dev server and a test run, say) may share one engine; each reconciles only its own.
 LABEL_DEPLOYMENT = "playground.deployment"
+BRIDGE_PREFIX = "pgs"
 
 
 class EngineError(Exception):
@@ -89,7 +90,16 @@ _TLS_ARGS = (
 
 @functools.cache
 def client() -> docker.DockerClient:
-    return docker.DockerClient(base_url=settings.DOCKER_HOST, timeout=120, max_pool_size=32)
+    return docker.DockerClient(base_url=settings.SANDBOX_ENGINE, timeout=120, max_pool_size=32)
+
+
+@functools.cache
+def data_root() -> str:
+    """Return the directory in which the engine keeps containers and volumes (the sandboxes' disks)."""
+    try:
+        return str(client().info()["DockerRootDir"])
+    except (*ENGINE_ERRORS, KeyError) as e:
+        raise EngineError(f"the sandbox engine at {settings.SANDBOX_ENGINE} does not answer: {e}") from e
 
 
 def ping() -> bool:
@@ -108,6 +118,11 @@ def _labels(session_id: str, role: str, instance: str = "") -> dict[str, str]:
 
 def network_name(session_id: str) -> str:
     return f"pg-{session_id}"
+
+
+def bridge_name(session_id: str) -> str:
+    """Return the host interface of a session's network: BRIDGE_PREFIX and 12 characters (a name holds 15)."""
+    return f"{BRIDGE_PREFIX}{session_id[:12]}"
 
 
 def volume_name(instance_name: str) -> str:
@@ -143,6 +158,8 @@ def create_session_network(session_id: str) -> None:
                 ipam=ipam,
                 check_duplicate=True,
                 labels=_labels(session_id, "session-network"),
+                # The platform's firewall rules (sessions/firewall.py) match session bridges by this prefix.
+                options={"com.docker.network.bridge.name": bridge_name(session_id)},
             )
             return
         except APIError as e:
@@ -153,53 +170,39 @@ def create_session_network(session_id: str) -> None:
     raise OutOfCapacity("no free subnet left in SANDBOX_SUBNET_POOL")
 
 
+SECCOMP_PROFILE = Path(settings.BASE_DIR) / "compose" / "engine" / "seccomp.json"
+
+
 @functools.cache
-def privileged_works() -> bool:
-    """Tell whether this engine can start privileged containers (probed once per process)."""
-    choice = settings.SANDBOX_PRIVILEGED.lower()
-    if choice in ("true", "false"):
-        return choice == "true"
-    api = client().api
+def _seccomp() -> str:
+    return SECCOMP_PROFILE.read_text()
+
+
+@functools.cache
+def check_user_namespaces() -> None:
+    """Refuse an engine whose containers would run as the host's root (checked once per process)."""
     try:
-        probe = api.create_container(
-            settings.SANDBOX_IMAGE,
-            entrypoint=["/bin/true"],
-            labels={LABEL_ROLE: "probe"},
-            host_config=api.create_host_config(privileged=True),
-        )
+        options = client().info().get("SecurityOptions") or []
     except ENGINE_ERRORS as e:
-        raise EngineError(f"could not probe the engine: {e}") from e
-    try:
-        api.start(probe)
-    except APIError as e:
-        log.info("privileged containers do not start here; using the capability set: %s", e.explanation)
-        return False
-    finally:
-        _remove_quietly("probe", api.remove_container, probe, force=True)
-    return True
+        raise EngineError(f"the sandbox engine at {settings.SANDBOX_ENGINE} does not answer: {e}") from e
+    if not any("name=userns" in option for option in options):
+        raise EngineError(
+            f"the engine at {settings.SANDBOX_ENGINE} runs containers without user namespaces, so a learner "
+            "would be root on the host: use the sandbox engine (compose/engine/start)"
+        )
 
 
 def _security() -> dict[str, Any]:
-    """Return privileged mode, or what works where it fails (a VM withholding CAP_SYS_RESOURCE)."""
-    if privileged_works():
-        return {"privileged": True}
+    """Return what a docker-in-docker sandbox needs on top of a user namespace, and nothing more."""
     return {
-        "cap_add": ["ALL"],
-        # Nothing the inner engine needs, and each a way out to the host: kernel modules, raw I/O, the clock,
-        # the kernel log, rebooting, the MAC policy.
-        "cap_drop": ["SYS_RESOURCE", "SYS_MODULE", "SYS_RAWIO", "SYS_TIME", "SYSLOG", "SYS_BOOT", "MAC_ADMIN"],
-        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-        # The inner engine writes /proc/sys/net (forwarding, IPv6 per interface), so /proc/sys cannot stay
-        # read-only as a whole; the host-wide parts of it (core_pattern, vm, fs) and sysrq do.
-        "ReadonlyPaths": [
-            "/proc/bus",
-            "/proc/fs",
-            "/proc/irq",
-            "/proc/sysrq-trigger",
-            "/proc/sys/kernel",
-            "/proc/sys/vm",
-            "/proc/sys/fs",
-        ],
+        # Both in the sandbox's own user namespace: mounts and networks of its own, nothing of the host's.
+        "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
+        # Docker's default profile (it widens itself for CAP_SYS_ADMIN), plus the keyring calls the inner runc
+        # makes; see compose/engine/seccomp.json.
+        "security_opt": [f"seccomp={_seccomp()}", "apparmor=unconfined"],
+        # The engine's default masks stay; /proc/sys stays writable as a whole because the inner engine
+        # writes /proc/sys/net. What is not the sandbox's own there is refused by the user namespace anyway.
+        "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sysrq-trigger"],
     }
 
 
@@ -208,6 +211,7 @@ def run_sandbox(spec: SandboxSpec) -> str:
     api = client().api
     volume = volume_name(spec.name)
     net = network_name(spec.session_id)
+    check_user_namespaces()
     security = _security()
     # docker-py has no argument for this one; it goes into the host config as the engine names it.
     readonly_paths = security.pop("ReadonlyPaths", None)
@@ -221,6 +225,8 @@ def run_sandbox(spec: SandboxSpec) -> str:
             nano_cpus=int(spec.cpus * 1e9),
             pids_limit=spec.pids,
             cgroupns="private",
+            # Started again after the engine or the host restarts; an ended session removes it.
+            restart_policy={"Name": "unless-stopped"},
             # The tty is the learner's terminal: logging it would copy every byte to disk (unbounded, and it
             # halves terminal throughput). Terminals keep the recent screen themselves (terminals/hub.py).
             log_config=LogConfig(type=LogConfig.types.NONE),
@@ -234,7 +240,7 @@ def run_sandbox(spec: SandboxSpec) -> str:
             hostname=spec.hostname,
             tty=True,
             stdin_open=True,
-            environment=_with_tls_args(spec),
+            environment=_environment(spec),
             labels=_labels(spec.session_id, "sandbox", spec.name),
             host_config=host_config,
         )
@@ -252,12 +258,15 @@ def run_sandbox(spec: SandboxSpec) -> str:
         raise EngineError(f"could not start the sandbox: {e}") from e
 
 
-def _with_tls_args(spec: SandboxSpec) -> dict[str, str]:
-    """Return the sandbox's environment, telling the entrypoint to serve the engine over TLS when it has certs."""
-    if spec.tls is None:
-        return spec.env
-    args = " ".join(filter(None, [spec.env.get("DOCKERD_ARGS", ""), _TLS_ARGS]))
-    return {**spec.env, "DOCKERD_ARGS": args}
+def _environment(spec: SandboxSpec) -> dict[str, str]:
+    """Return the sandbox's environment: the learner's, then what the platform sets, which wins."""
+    own = {
+        # Read by the sandbox runtime (compose/engine/sandbox-runtime): the size of the sandbox's own disk.
+        "PLAYGROUND_DISK_MB": str(settings.SANDBOX_DISK_MB),
+        # Read by the entrypoint: serve the inner engine over TLS when the sandbox has certificates.
+        "DOCKERD_ARGS": _TLS_ARGS if spec.tls else "",
+    }
+    return {**spec.env, **own}
 
 
 def _tls_files(tls: EngineTls) -> dict[str, bytes]:
@@ -274,7 +283,7 @@ EXEC_OUTPUT_LIMIT = 256 * 1024
 
 @functools.cache
 def _client_with_timeout(seconds: float) -> docker.APIClient:
-    return docker.APIClient(base_url=settings.DOCKER_HOST, timeout=seconds)
+    return docker.APIClient(base_url=settings.SANDBOX_ENGINE, timeout=seconds)
 
 
 def exec_run(name: str, cmd: list[str], timeout: float = 60.0) -> tuple[int, bytes]:
@@ -381,6 +390,7 @@ class LabelledObject:
     session_id: str
     instance: str
     created: datetime
+    stopped: bool = False  # a container that exited (or died) and is not being restarted
 
 
 def deployment_objects() -> list[LabelledObject]:
@@ -390,21 +400,31 @@ def deployment_objects() -> list[LabelledObject]:
     try:
         found = [
             *(
-                ("container", c["Id"], c["Labels"], datetime.fromtimestamp(c["Created"], UTC))
+                ("container", c["Id"], c["Labels"], datetime.fromtimestamp(c["Created"], UTC), c["State"])
                 for c in api.containers(all=True, filters=flt)
             ),
             *(
-                ("volume", v["Name"], v["Labels"], _timestamp(v["CreatedAt"]))
+                ("volume", v["Name"], v["Labels"], _timestamp(v["CreatedAt"]), "")
                 for v in api.volumes(filters=flt).get("Volumes") or []
             ),
-            *(("network", n["Id"], n["Labels"], _timestamp(n["Created"])) for n in api.networks(filters=flt)),
+            *(("network", n["Id"], n["Labels"], _timestamp(n["Created"]), "") for n in api.networks(filters=flt)),
         ]
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not list labelled objects: {e}") from e
     return [
-        LabelledObject(kind, name, labels[LABEL_SESSION], labels.get(LABEL_INSTANCE, ""), created)
-        for kind, name, labels, created in found
+        LabelledObject(
+            kind, name, labels[LABEL_SESSION], labels.get(LABEL_INSTANCE, ""), created, state in ("exited", "dead")
+        )
+        for kind, name, labels, created, state in found
     ]
+
+
+def start_sandbox(name: str) -> None:
+    """Start a sandbox that stopped (a host reboot, a kill); its disk and volume are as it left them."""
+    try:
+        client().api.start(name)
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"could not start {name} again: {e}") from e
 
 
 def labelled_objects(session_id: str | None = None) -> dict[str, list[str]]:
@@ -482,9 +502,12 @@ def ensure_host_network(name: str, subnet: str) -> None:
             labels={LABEL_ROLE: name},
         )
     except APIError as e:
-        # A concurrent start created it first.
-        if e.status_code == 409 and _network_exists(name):
-            return
+        # A concurrent start (the mirror's and the offline notice's processes, say) created it first: the engine
+        # answers 409 for the name, or "Pool overlaps" for the subnet while the other create is still landing.
+        for _ in range(20):
+            if _network_exists(name):
+                return
+            time.sleep(0.1)
         raise EngineError(f"could not create network {name} on {subnet}: {e.explanation}") from e
 
 
@@ -627,7 +650,7 @@ async def open_tty(name: str) -> TtyStream:
 
 
 async def _open_engine_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    url = settings.DOCKER_HOST
+    url = settings.SANDBOX_ENGINE
     if url.startswith("unix://"):
         return await asyncio.open_unix_connection(url.removeprefix("unix://"))
     host, _, port = url.removeprefix("tcp://").rpartition(":")

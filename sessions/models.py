@@ -160,6 +160,8 @@ class Session(models.Model):
     image_name = models.CharField(max_length=200, blank=True)
     stack = models.URLField(max_length=500, blank=True)
     stack_name = models.CharField(max_length=100, blank=True)
+    # Who started it, for the cap on sessions one client holds at once (SESSIONS_PER_CLIENT).
+    client_address = models.GenericIPAddressField(null=True, blank=True)
 
     objects = SessionQuerySet.as_manager()
 

@@ -30,10 +30,13 @@ def sweep() -> list[tuple[str, datetime | None]]:
     except engine.EngineError:
         log.exception("the sweep cannot list the engine's objects; only ending sessions this time")
     else:
-        present = {o.instance for o in objects if o.kind == "container"}
+        containers = {o.instance: o for o in objects if o.kind == "container"}
         for instance in running:
-            if instance.name not in present:
+            container = containers.get(instance.name)
+            if container is None:
                 sandboxes.forget_vanished(instance)
+            elif container.stopped:
+                sandboxes.revive(instance)
         remove_orphans(objects, now)
     return sessions_to_end(now)
 

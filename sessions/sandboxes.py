@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from mirror import registry
 from router import credentials
-from sessions import engine, events
+from sessions import capacity, engine, events
 from sessions.models import Instance, Playground, Session
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class TooManyStarts(SandboxError):
     code = "too_many_sessions"
 
 
+class TooManyOpenSessions(SandboxError):
+    status = 429
+    code = "too_many_open_sessions"
+
+
 class EngineTrouble(SandboxError):
     status = 503
     code = "engine_error"
@@ -81,14 +86,31 @@ class InstanceRequest:
     tls_server_key: str = ""
 
 
-def start_session(playground: Playground, duration: timedelta | None = None, image: str = "", **extra: str) -> Session:
+def start_session(
+    playground: Playground,
+    duration: timedelta | None = None,
+    image: str = "",
+    client_address: str | None = None,
+    **extra: str,
+) -> Session:
     """Create a session with its private network; refuse early when the engine has no room."""
     _check_image(playground, image)
     lifetime = min(duration, playground.session_duration) if duration else playground.session_duration
     now = timezone.now()
     session = Session.objects.create(
-        playground=playground, created_at=now, expires_at=now + lifetime, image_name=image, **extra
+        playground=playground,
+        created_at=now,
+        expires_at=now + lifetime,
+        image_name=image,
+        client_address=client_address,
+        **extra,
     )
+    # Counted after the insert, so two starts racing each see the other: at worst both are refused.
+    cap = settings.SESSIONS_PER_CLIENT
+    mine = Session.objects.live().filter(client_address=session.client_address)
+    if cap and session.client_address and mine.count() > cap:
+        session.delete()
+        raise TooManyOpenSessions(f"you already have {cap} sessions open; close one (or let it expire) first")
     try:
         engine.create_session_network(session.id)
     except engine.OutOfCapacity as e:
@@ -100,11 +122,23 @@ def start_session(playground: Playground, duration: timedelta | None = None, ima
     return session
 
 
+def _check_capacity() -> None:
+    live = Instance.objects.live().count()
+    if live >= settings.MAX_INSTANCES_PER_HOST:
+        raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
+    try:
+        refusal = capacity.refusal(live, engine.data_root())
+    except engine.EngineError as e:
+        raise EngineTrouble(str(e)) from e
+    if refusal:
+        log.warning("refusing a new instance: %s", refusal)
+        raise OutOfCapacity(f"{refusal}; try again in a few minutes")
+
+
 def add_instance(session: Session, request: InstanceRequest) -> Instance:
     """Start a new sandbox in the session and return it once its inner engine answers."""
     _check_image(session.playground, request.image)
-    if Instance.objects.live().count() >= settings.MAX_INSTANCES_PER_HOST:
-        raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
+    _check_capacity()
     instance = _reserve(session, request)
     playground = session.playground
     try:
@@ -225,6 +259,17 @@ def forget_vanished(instance: Instance) -> None:
         instance.state = Instance.State.GONE
         log.warning("instance %s of session %s vanished from the engine", instance.name, instance.session_id)
         _tell(instance.session_id, "instance delete", instance.name)
+
+
+def revive(instance: Instance) -> None:
+    """Start again an instance whose container stopped (its engine or host restarted); forget it if that fails."""
+    try:
+        engine.start_sandbox(instance.name)
+    except engine.EngineError as e:
+        log.warning("instance %s stopped and could not be started again: %s", instance.name, e)
+        forget_vanished(instance)
+        return
+    log.warning("instance %s of session %s had stopped; started it again", instance.name, instance.session_id)
 
 
 def end_session(session: Session, reason: str) -> None:

@@ -45,10 +45,12 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "home.html", {"playground": playground})
     xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     try:
-        if not ratelimit.allow("start", request.META.get("REMOTE_ADDR", ""), settings.SESSION_STARTS_PER_MINUTE):
+        address = request.META.get("REMOTE_ADDR", "")
+        if not ratelimit.allow("start", address, settings.SESSION_STARTS_PER_MINUTE):
             raise sandboxes.TooManyStarts("too many sessions started from your address; try again in a minute")
         session = sandboxes.start_session(
             playground,
+            client_address=address or None,
             duration=parsing.parse_duration(request.POST.get("session-duration", "")),
             image=request.POST.get("image_name", "").strip(),
             **parsing.stack_fields(request.POST.get("stack", ""), request.POST.get("stack_name", "")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from django.db import connection
 from django.test import Client
 
 from mirror import registry
-from sessions import engine, sandboxes
+from sessions import engine, firewall, sandboxes
 from sessions.models import Instance, Playground, Session
 from tests.processes import Processes
 
@@ -25,12 +26,14 @@ os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getp
 # The suite starts many sessions from 127.0.0.1; test_start_session turns the limit on where it is the subject.
 os.environ["SESSION_STARTS_PER_MINUTE"] = "0"
 settings.SESSION_STARTS_PER_MINUTE = 0
+os.environ["SESSIONS_PER_CLIENT"] = "0"
+settings.SESSIONS_PER_CLIENT = 0
 settings.CACHES["default"]["KEY_PREFIX"] = settings.SANDBOX_DEPLOYMENT
 
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    assert engine.ping(), f"no Docker engine at {settings.DOCKER_HOST}: run bin/setup"
+    assert engine.ping(), f"no Docker engine at {settings.SANDBOX_ENGINE}: run bin/setup"
     assert engine.image_recipe(settings.SANDBOX_IMAGE) is not None, "no sandbox image: run bin/setup"
 
 
@@ -124,6 +127,9 @@ def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         subprocess.Popen([*manage, command], env=env, stdout=subprocess.DEVNULL)
         for command in ("run_mirror", "run_offline_notice")
     ]
+    opened = contextlib.ExitStack()
+    for port in ports.values():
+        opened.enter_context(firewall.port_opened(host, port))
     saved = {name: getattr(settings, name) for name in ports}
     for name, port in ports.items():
         setattr(settings, name, port)
@@ -141,6 +147,7 @@ def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+        opened.close()
 
 
 def fetch(instance: dict[str, Any], url: str) -> str:

@@ -3,12 +3,13 @@
 Docker Hub is out of reach here, so a registry on loopback stands in for it.
 """
 
+import contextlib
 import tarfile
 from pathlib import Path
 from typing import Any
 
 from mirror import registry
-from sessions import engine
+from sessions import engine, firewall
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -17,11 +18,12 @@ def test_it_fetches_an_image_from_upstream_and_caches_it(
     live: Playground, api: Api, settings: Any, tmp_path: Path
 ) -> None:
     settings.MIRROR_STORAGE = tmp_path / "upstream"
-    with registry.running("127.0.0.1", read_only=False) as upstream:
+    with contextlib.ExitStack() as stack, registry.running("127.0.0.1", read_only=False) as upstream:
         _push_tiny_image(f"{upstream}/library/upstream-only:latest", tmp_path)
         settings.MIRROR_STORAGE, settings.MIRROR_PROXY_URL = tmp_path / "cache", f"http://{upstream}"
         with registry.running(registry.mirror_host(), read_only=True) as mirror:
             settings.MIRROR_PORT = int(mirror.rsplit(":", 1)[1])
+            stack.enter_context(firewall.port_opened(registry.mirror_host(), settings.MIRROR_PORT))
             node = api.add(api.start())
             code, output = sh(node, "docker pull upstream-only")
             assert code == 0, output

@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if not engine.ping():
-            raise CommandError(f"the Docker engine at {settings.DOCKER_HOST} does not answer")
+            raise CommandError(f"the Docker engine at {settings.SANDBOX_ENGINE} does not answer")
         started = time.monotonic()
         try:
             # A writable registry on loopback for the seed's duration only: sandboxes reach nothing writable.

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         tag = settings.SANDBOX_IMAGE
         recipe = sandbox_recipe()
         if not engine.ping():
-            raise CommandError(f"the Docker engine at {settings.DOCKER_HOST} does not answer")
+            raise CommandError(f"the Docker engine at {settings.SANDBOX_ENGINE} does not answer")
         if not force and engine.image_recipe(tag) == recipe:
             self.stdout.write(f"{tag} is up to date (recipe {recipe})")
             return

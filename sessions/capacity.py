@@ -1,0 +1,53 @@
+"""How much more this host can take: memory measured on the sandboxes that run, and the engine's free disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+# The sandbox engine puts every sandbox below this cgroup (daemon.json's cgroup-parent).
+CGROUP_PARENT = "playground"
+# What an instance is assumed to take before any runs to measure (an idle one takes ~40 MiB here).
+FIRST_INSTANCE_MB = 64
+MIB = 1024 * 1024
+
+
+def memory_available_mb(meminfo: str | None = None) -> int:
+    """Return the host's MemAvailable in MiB."""
+    text = meminfo if meminfo is not None else Path("/proc/meminfo").read_text()
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    raise ValueError("no MemAvailable in /proc/meminfo")
+
+
+def sandboxes_memory_mb(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Return the memory every sandbox takes together, or None where the cgroup cannot be read."""
+    for path in (root / "memory" / CGROUP_PARENT / "memory.usage_in_bytes", root / CGROUP_PARENT / "memory.current"):
+        try:
+            return int(path.read_text()) // MIB
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def per_instance_mb(running: int, used_mb: int | None) -> int:
+    """Return the memory one more instance is expected to take: the mean of those running."""
+    if not running or used_mb is None:
+        return FIRST_INSTANCE_MB
+    return max(FIRST_INSTANCE_MB, used_mb // running)
+
+
+def refusal(running: int, engine_root: str) -> str | None:
+    """Return why one more instance would not fit on this host, or None when it fits."""
+    needed = per_instance_mb(running, sandboxes_memory_mb())
+    available = memory_available_mb()
+    if available - needed < settings.SANDBOX_MEMORY_RESERVE_MB:
+        return f"the server is short of memory ({available} MiB free, {needed} MiB per instance)"
+    stat = os.statvfs(engine_root)
+    free_mb = stat.f_bavail * stat.f_frsize // MIB
+    if free_mb < settings.SANDBOX_DISK_RESERVE_MB:
+        return f"the server is short of disk space ({free_mb} MiB free)"
+    return None

@@ -1,0 +1,56 @@
+"""A session reaches its own nodes, the mirror and the internet: never another session, nor the host's services."""
+
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from sessions.models import Playground
+from tests.conftest import Api, sh
+
+
+def connects(node: dict[str, str], host: str, port: int) -> bool:
+    """Tell whether a TCP connection from inside node to host:port succeeds within 3 seconds."""
+    code, _ = sh(node, f"timeout 3 bash -c 'echo > /dev/tcp/{host}/{port}'")
+    return code == 0
+
+
+def serve(node: dict[str, str], port: int) -> None:
+    assert sh(node, f"busybox httpd -p {port} -h /tmp")[0] == 0
+
+
+@pytest.fixture
+def host_service() -> Iterator[int]:
+    """Listen on every address of the host, as a careless service (a database, a dashboard) would."""
+    # The kernel completes handshakes into the backlog: nothing needs to accept them.
+    listener = socket.create_server(("0.0.0.0", 0), backlog=64)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def host_addresses() -> list[str]:
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True)
+    return [line.split()[3].split("/")[0] for line in out.stdout.splitlines()]
+
+
+def test_it_keeps_sessions_apart(live: Playground, api: Api) -> None:
+    mine = api.start()
+    node1, node2 = api.add(mine), api.add(mine)
+    theirs = api.add(api.start())
+    serve(theirs, 8080)
+    serve(node2, 8080)
+    assert connects(node1, node2["ip"], 8080)
+    assert not connects(node1, theirs["ip"], 8080)
+    assert sh(node1, f"ping -c1 -W2 {theirs['ip']}")[0] != 0
+
+
+def test_it_keeps_the_hosts_services_out_of_reach(live: Playground, api: Api, host_service: int) -> None:
+    node = api.add(api.start())
+    gateway = sh(node, "ip route | awk '/default/ {print $3}'")[1].strip()
+    assert gateway
+    for address in [gateway, *host_addresses()]:
+        assert not connects(node, address, host_service), address
+    assert not connects(node, "169.254.169.254", 80)
+    # The listener itself answers, so what stopped the sandbox was the firewall.
+    socket.create_connection(("127.0.0.1", host_service), timeout=3).close()
