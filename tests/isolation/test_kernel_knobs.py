@@ -1,5 +1,7 @@
 """The kernel's host-wide settings stay out of reach, even after remounting what holds them."""
 
+from pathlib import Path
+
 import pytest
 
 from sessions.models import Playground
@@ -16,7 +18,7 @@ def test_it_refuses_core_pattern_even_after_a_remount(node: dict[str, str]) -> N
     sh(node, "mount -o remount,rw,bind /proc/sys/kernel; mount -o remount,rw /proc/sys; mount -o remount,rw /proc")
     code, output = sh(node, "echo '|/tmp/x' > /proc/sys/kernel/core_pattern")
     assert code != 0, output
-    assert "|/tmp/x" not in open("/proc/sys/kernel/core_pattern").read()
+    assert "|/tmp/x" not in Path("/proc/sys/kernel/core_pattern").read_text()
 
 
 def test_it_refuses_sysfs_and_sysrq_writes(node: dict[str, str]) -> None:

@@ -1,0 +1,58 @@
+"""Restarting the sandbox engine (an upgrade) loses nothing; a sandbox that stopped anyway is started again."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from sessions import engine, reconcile
+from sessions.models import Playground
+from tests.conftest import Api, sh
+
+PIDFILE = Path("/run/playground/engine.pid")
+
+
+def started_at(name: str) -> str:
+    return str(engine.client().api.inspect_container(name)["State"]["StartedAt"])
+
+
+def restart_engine() -> None:
+    pid = int(PIDFILE.read_text())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    subprocess.run([settings.BASE_DIR / "compose" / "engine" / "start"], check=True, capture_output=True)
+
+
+def test_it_keeps_sandboxes_running_through_an_engine_restart(live: Playground, api: Api, mirror: str) -> None:
+    session_id = api.start()
+    node = api.add(session_id)
+    assert sh(node, "docker run -d --restart always --name keep busybox sleep 1d")[0] == 0
+    before = started_at(node["name"])
+
+    restart_engine()
+
+    assert started_at(node["name"]) == before
+    assert sh(node, "docker inspect -f '{{.State.Running}}' keep") == (0, "true\n")
+    assert api.get(session_id)["instances"][node["name"]]["state"] == "running"
+
+
+def test_it_starts_a_stopped_sandbox_again_with_its_disk(live: Playground, api: Api, mirror: str) -> None:
+    session_id = api.start()
+    node = api.add(session_id)
+    assert sh(node, "echo kept > /root/note && docker run -d --restart always --name keep busybox sleep 1d")[0] == 0
+    # What a host reboot does to it.
+    engine.client().api.stop(node["name"], timeout=1)
+
+    reconcile.sweep()
+
+    assert engine.client().api.inspect_container(node["name"])["State"]["Running"]
+    assert sh(node, "cat /root/note") == (0, "kept\n")
+    deadline = time.monotonic() + 30
+    while sh(node, "docker inspect -f '{{.State.Running}}' keep")[1] != "true\n":
+        assert time.monotonic() < deadline, "the inner container did not come back"
+        time.sleep(0.5)

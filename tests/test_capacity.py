@@ -1,0 +1,63 @@
+"""One visitor cannot take the whole host, and a host short of memory or disk refuses new instances first."""
+
+from pathlib import Path
+
+from django.test import Client
+
+from sessions import capacity, engine
+from sessions.models import Instance, Playground, Session
+from tests.conftest import Api
+
+XHR = {"x-requested-with": "XMLHttpRequest"}
+MEMINFO = "MemTotal:       24000000 kB\nMemFree:  1000 kB\nMemAvailable:   2097152 kB\n"
+
+
+def test_it_reads_the_hosts_available_memory() -> None:
+    assert capacity.memory_available_mb(MEMINFO) == 2048
+
+
+def test_it_expects_the_mean_of_the_instances_running() -> None:
+    assert capacity.per_instance_mb(0, None) == capacity.FIRST_INSTANCE_MB
+    assert capacity.per_instance_mb(10, 1500) == 150
+    assert capacity.per_instance_mb(10, 100) == capacity.FIRST_INSTANCE_MB
+
+
+def test_it_reads_what_the_sandboxes_hold_from_their_cgroup(tmp_path: Path) -> None:
+    (tmp_path / "memory" / "playground").mkdir(parents=True)
+    (tmp_path / "memory" / "playground" / "memory.usage_in_bytes").write_text(f"{300 * 2**20}\n")
+    assert capacity.sandboxes_memory_mb(tmp_path) == 300
+    assert capacity.sandboxes_memory_mb(tmp_path / "nowhere") is None
+
+
+def test_it_caps_the_sessions_one_client_holds(live: Playground, settings: object) -> None:
+    settings.SESSIONS_PER_CLIENT = 2  # type: ignore[attr-defined]
+    client = Client(REMOTE_ADDR="192.0.2.9")
+    codes = [client.post("/", {}, headers=XHR).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    response = client.post("/", {}, headers=XHR)
+    assert response.json()["error"] == "too_many_open_sessions"
+    assert Session.objects.filter(client_address="192.0.2.9").count() == 2
+    # Another client is not affected, and closing a session makes room again.
+    assert Client(REMOTE_ADDR="192.0.2.10").post("/", {}, headers=XHR).status_code == 200
+    first = Session.objects.filter(client_address="192.0.2.9").first()
+    assert first is not None
+    assert client.delete(f"/sessions/{first.id}").status_code == 200
+    assert client.post("/", {}, headers=XHR).status_code == 200
+
+
+def test_it_refuses_an_instance_when_memory_runs_short(live: Playground, api: Api, settings: object) -> None:
+    session_id = api.start()
+    settings.SANDBOX_MEMORY_RESERVE_MB = 10**9  # type: ignore[attr-defined]
+    response = api.add(session_id, status=503)
+    assert response["error"] == "out_of_capacity"
+    assert "short of memory" in response["message"]
+    assert engine.labelled_objects(session_id)["containers"] == []
+    assert not Instance.objects.filter(session_id=session_id).exists()
+
+
+def test_it_refuses_an_instance_when_the_disk_runs_short(live: Playground, api: Api, settings: object) -> None:
+    session_id = api.start()
+    settings.SANDBOX_DISK_RESERVE_MB = 10**9  # type: ignore[attr-defined]
+    response = api.add(session_id, status=503)
+    assert "short of disk space" in response["message"]
+    assert engine.labelled_objects(session_id)["containers"] == []

@@ -1,0 +1,16 @@
+"""The host's own networks (the mirror's address) are created once, however many processes start at once."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sessions import engine
+
+NAME = "playground-test-host-network"
+
+
+def test_it_creates_a_host_network_once_when_processes_race(docker_engine: None) -> None:
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: engine.ensure_host_network(NAME, "10.213.254.0/24"), range(4)))
+        assert [n["Name"] for n in engine.client().api.networks(names=[NAME])] == [NAME]
+    finally:
+        engine.client().api.remove_network(NAME)
