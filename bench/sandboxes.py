@@ -1,0 +1,138 @@
+"""Seconds from asking for an instance to a working inner engine, and the memory an idle one holds.
+
+    .venv/bin/python bench/sandboxes.py [--count 8] [--root DIR] [--raw-only]
+
+Three ways, same image, one after the other, each instance left idle 20 s before its memory is read:
+- raw: `docker run` of the sandbox image with the same security options, then `docker info` inside until it
+  answers; once on the sandbox engine (user namespaces) and, where the machine runs one, once on its system
+  engine with the capability set the platform used before (no user namespace);
+- platform: `sandboxes.add_instance` of the checkout at --root (default: this one), which adds the session
+  network, TLS certificates and the readiness wait. Pointing --root at an older checkout (with DOCKER_HOST set
+  for it) measures that version the same way.
+Memory is the cgroup's usage minus its inactive page cache, as `docker stats` counts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+IMAGE = "playground/dind:latest"
+SANDBOX_ENGINE = "unix:///run/playground/engine.sock"
+SYSTEM_ENGINE = "unix:///var/run/docker.sock"
+IDLE = 20.0
+NEW = [
+    "--cap-add=SYS_ADMIN",
+    "--cap-add=NET_ADMIN",
+    f"--security-opt=seccomp={HERE / 'compose/engine/seccomp.json'}",
+    "--security-opt=apparmor=unconfined",
+    "--security-opt=systempaths=unconfined",
+    "--env=PLAYGROUND_DISK_MB=10240",
+]
+OLD = ["--cap-add=ALL", "--cap-drop=SYS_RESOURCE", "--security-opt=seccomp=unconfined"]
+OLD += ["--security-opt=apparmor=unconfined", "--security-opt=systempaths=unconfined"]
+
+
+def docker(host: str, *args: str, check: bool = True) -> str:
+    done = subprocess.run(["docker", "-H", host, *args], capture_output=True, text=True, check=check)
+    return done.stdout.strip()
+
+
+def idle_memory_mib(pid: int) -> float:
+    """Return what the cgroup of a process holds, less its inactive page cache, in MiB."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            base = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            usage = int((base / "memory.usage_in_bytes").read_text())
+            stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
+            return (usage - int(stat["total_inactive_file"])) / 2**20
+        if controllers == "":
+            base = Path("/sys/fs/cgroup") / path.lstrip("/")
+            stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
+            return (int((base / "memory.current").read_text()) - int(stat["inactive_file"])) / 2**20
+    raise RuntimeError(f"no memory cgroup for {pid}")
+
+
+def raw(host: str, options: list[str], count: int) -> tuple[list[float], list[float]]:
+    names = [f"bench-raw-{os.getpid()}-{i}" for i in range(count)]
+    seconds = []
+    try:
+        for name in names:
+            start = time.monotonic()
+            volume = f"{name}-docker"
+            docker(host, "run", "-d", "-t", "-i", "--name", name, "--cgroupns=private", f"-v={volume}:/var/lib/docker",
+                   "-m=2g", "--pids-limit=4096", *options, IMAGE)  # fmt: skip
+            while docker(host, "exec", name, "docker", "info", "--format", "{{.ID}}", check=False) == "":
+                time.sleep(0.05)
+            seconds.append(time.monotonic() - start)
+        time.sleep(IDLE)
+        memory = [idle_memory_mib(int(docker(host, "inspect", "-f", "{{.State.Pid}}", name))) for name in names]
+    finally:
+        for name in names:
+            docker(host, "rm", "-f", "-v", name, check=False)
+            docker(host, "volume", "rm", f"{name}-docker", check=False)
+    return seconds, memory
+
+
+def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+    os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
+    os.environ["SESSIONS_PER_CLIENT"] = "0"
+    sys.path.insert(0, str(root))
+    import django
+
+    django.setup()
+    from sessions import engine, sandboxes
+    from sessions.models import Playground
+
+    playground = Playground.for_host("localhost")
+    sessions, seconds = [], []
+    try:
+        for _ in range(count):
+            session = sandboxes.start_session(playground)
+            sessions.append(session)
+            start = time.monotonic()
+            sandboxes.add_instance(session, sandboxes.InstanceRequest())
+            seconds.append(time.monotonic() - start)
+        time.sleep(IDLE)
+        api = engine.client().api
+        memory = [
+            idle_memory_mib(int(api.inspect_container(i.name)["State"]["Pid"]))
+            for s in sessions
+            for i in s.live_instances()
+        ]
+    finally:
+        for session in sessions:
+            sandboxes.end_session(session, reason="benchmark")
+    return seconds, memory
+
+
+def report(what: str, seconds: list[float], memory: list[float]) -> None:
+    print(
+        f"{what:<48} ready p50 {statistics.median(seconds):5.2f} s  max {max(seconds):5.2f} s   "
+        f"idle memory mean {statistics.mean(memory):5.1f} MiB  max {max(memory):5.1f} MiB  (n={len(seconds)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--root", type=Path, default=HERE)
+    parser.add_argument("--raw-only", action="store_true")
+    args = parser.parse_args()
+    report("raw, sandbox engine (user namespace)", *raw(SANDBOX_ENGINE, NEW, args.count))
+    if subprocess.run(["docker", "-H", SYSTEM_ENGINE, "image", "inspect", IMAGE], capture_output=True).returncode == 0:
+        report("raw, system engine, the old capability set", *raw(SYSTEM_ENGINE, OLD, args.count))
+    if not args.raw_only:
+        report(f"platform ({args.root})", *platform(args.root, args.count))
+
+
+if __name__ == "__main__":
+    main()
