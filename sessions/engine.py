@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -280,7 +281,7 @@ class ExecCutShort(EngineError):
 
 
 @functools.cache
-def _client_with_timeout(seconds: float) -> docker.APIClient:
+def _client_with_timeout(seconds: int) -> docker.APIClient:
     return docker.APIClient(base_url=settings.DOCKER_HOST, timeout=seconds)
 
 
@@ -289,7 +290,8 @@ def exec_run(name: str, cmd: list[str], timeout: float = 60.0, limit: int = EXEC
     # A learner owns everything inside the sandbox, its `docker` binary included: the deadline holds even when
     # the command prints nothing, and output past the limit is never read.
     deadline = time.monotonic() + timeout
-    api = _client_with_timeout(timeout)
+    # Whole seconds: one client per distinct timeout is kept.
+    api = _client_with_timeout(max(1, math.ceil(timeout)))
     try:
         exec_id = api.exec_create(name, cmd)["Id"]
         output = _exec_output(api, exec_id, deadline, limit)
