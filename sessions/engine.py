@@ -258,10 +258,8 @@ def run_sandbox(spec: SandboxSpec) -> str:
 
 def _with_tls_args(spec: SandboxSpec) -> dict[str, str]:
     """Return the sandbox's environment, telling the entrypoint to serve the engine over TLS when it has certs."""
-    if spec.tls is None:
-        return spec.env
-    args = " ".join(filter(None, [spec.env.get("DOCKERD_ARGS", ""), _TLS_ARGS]))
-    return {**spec.env, "DOCKERD_ARGS": args}
+    # The platform's own values last: what the learner asked for never reaches the inner dockerd's flags.
+    return {**spec.env, "DOCKERD_ARGS": _TLS_ARGS if spec.tls else ""}
 
 
 def _tls_files(tls: EngineTls) -> dict[str, bytes]:
