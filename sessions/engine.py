@@ -293,12 +293,12 @@ def exec_run(name: str, cmd: list[str], timeout: float = 60.0, limit: int = EXEC
     try:
         exec_id = api.exec_create(name, cmd)["Id"]
         output = _exec_output(api, exec_id, deadline, limit)
+        return _exec_exit_code(api, exec_id, deadline), output
     except ExecCutShort as e:
         _kill_exec(api, exec_id)
         raise ExecCutShort(f"{cmd[0]} in {name}: {e}") from None
     except (*ENGINE_ERRORS, EngineError, OSError) as e:
         raise EngineError(f"exec in {name} failed: {e}") from e
-    return _exec_exit_code(api, exec_id, deadline), output
 
 
 def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: int) -> bytes:
@@ -313,7 +313,10 @@ def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: in
         sock.sendall(head.encode() + body)
         received = bytearray()
         while b"\r\n\r\n" not in received:
-            received += _recv(sock, deadline)
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                raise EngineError("the engine hung up before starting it")
+            received += chunk
         status, _, received = received.partition(b"\r\n\r\n")
         if b" 101 " not in status and b" 200 " not in status:
             raise EngineError(status.split(b"\r\n")[0].decode(errors="replace"))
@@ -361,12 +364,15 @@ def _recv(sock: socket.socket, deadline: float) -> bytes:
 
 
 def _exec_exit_code(api: docker.APIClient, exec_id: str, deadline: float) -> int:
-    # The engine closes the output a moment before it records the exit code.
+    """Return the exit code of an exec whose output has ended; -1 when the engine cannot tell within 2 s."""
+    # The engine closes the output a moment before it records the exit code. A process that closed its output
+    # but runs on is not waited for.
+    deadline = min(deadline, time.monotonic() + 2)
     while True:
         info = api.exec_inspect(exec_id)
         if not info["Running"] or time.monotonic() >= deadline:
             return int(info["ExitCode"] if info["ExitCode"] is not None else -1)
-        time.sleep(0.01)
+        time.sleep(0.02)
 
 
 def _kill_exec(api: docker.APIClient, exec_id: str) -> None:
