@@ -91,9 +91,7 @@ def _envs(value: Any) -> dict[str, str]:
         if not sep or not _ENV_NAME.match(name):
             raise BadInput(f'Envs entry {item!r} is not of the form "NAME=value"')
         if name.upper() in _RESERVED_ENV_NAMES or name.upper().startswith(_RESERVED_ENV_PREFIXES):
-            raise ReservedEnv(
-                f"Envs may not set {name}: the platform sets it (as it does DOCKERD_ARGS, DOCKER_* and PLAYGROUND_*)"
-            )
+            raise ReservedEnv(f"Envs may not set {name}: DOCKERD_ARGS, DOCKER_* and PLAYGROUND_* are the platform's")
         env[name] = val
     return env
 
