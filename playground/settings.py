@@ -194,6 +194,10 @@ ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=os.cpu_count() or 1)
 # The port learners' browsers and CLIs reach the router on (differs behind a balancer or port mapping).
 ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
 PORTS_SCAN_INTERVAL = env.float("PORTS_SCAN_INTERVAL", default=5.0)
+# A round of port scans ends within this many seconds, however slowly an instance answers.
+PORTS_SCAN_TIMEOUT = env.float("PORTS_SCAN_TIMEOUT", default=5.0)
+# Scans run in a worker of their own (the Procfile's `ports`), so expiry and reconciliation never wait behind them.
+CELERY_TASK_ROUTES = {"router.tasks.announce_ports": {"queue": "ports"}}
 CELERY_BEAT_SCHEDULE |= {
     # A scan not started before the next one is due is dropped, so a slow round never makes a queue.
     "announce-instance-ports": {

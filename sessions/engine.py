@@ -12,8 +12,12 @@ import io
 import ipaddress
 import json
 import logging
+import math
+import os
 import random
 import re
+import signal
+import socket
 import struct
 import tarfile
 import time
@@ -240,7 +244,7 @@ def run_sandbox(spec: SandboxSpec) -> str:
             hostname=spec.hostname,
             tty=True,
             stdin_open=True,
-            environment=_environment(spec),
+            environment=sandbox_environment(spec),
             labels=_labels(spec.session_id, "sandbox", spec.name),
             host_config=host_config,
         )
@@ -258,7 +262,7 @@ def run_sandbox(spec: SandboxSpec) -> str:
         raise EngineError(f"could not start the sandbox: {e}") from e
 
 
-def _environment(spec: SandboxSpec) -> dict[str, str]:
+def sandbox_environment(spec: SandboxSpec) -> dict[str, str]:
     """Return the sandbox's environment: the learner's, then what the platform sets, which wins."""
     own = {
         # Read by the sandbox runtime (compose/engine/sandbox-runtime): the size of the sandbox's own disk.
@@ -281,27 +285,120 @@ def _tls_files(tls: EngineTls) -> dict[str, bytes]:
 EXEC_OUTPUT_LIMIT = 256 * 1024
 
 
+class ExecCutShort(EngineError):
+    """A command inside a sandbox outran its deadline or printed more than its limit; it was stopped."""
+
+
 @functools.cache
-def _client_with_timeout(seconds: float) -> docker.APIClient:
+def _client_with_timeout(seconds: int) -> docker.APIClient:
     return docker.APIClient(base_url=settings.SANDBOX_ENGINE, timeout=seconds)
 
 
-def exec_run(name: str, cmd: list[str], timeout: float = 60.0) -> tuple[int, bytes]:
-    """Run a command inside a sandbox; return its exit code (-1 if cut short) and up to 256 KiB of output."""
-    # A learner owns everything inside the sandbox, its `docker` binary included: bound both time and output.
-    api = _client_with_timeout(timeout)
+def exec_run(name: str, cmd: list[str], timeout: float = 60.0, limit: int = EXEC_OUTPUT_LIMIT) -> tuple[int, bytes]:
+    """Run a command inside a sandbox; return its exit code (-1 if unknown) and output, or raise ExecCutShort."""
+    # A learner owns everything inside the sandbox, its `docker` binary included: the deadline holds even when
+    # the command prints nothing, and output past the limit is never read.
     deadline = time.monotonic() + timeout
-    output = b""
+    # Whole seconds: one client per distinct timeout is kept.
+    api = _client_with_timeout(max(1, math.ceil(timeout)))
     try:
         exec_id = api.exec_create(name, cmd)["Id"]
-        for chunk in api.exec_start(exec_id, stream=True):
-            output += chunk
-            if len(output) >= EXEC_OUTPUT_LIMIT or time.monotonic() > deadline:
-                break
-        code = api.exec_inspect(exec_id)["ExitCode"]
-    except ENGINE_ERRORS as e:
+        output = _exec_output(api, exec_id, deadline, limit)
+        return _exec_exit_code(api, exec_id, deadline), output
+    except ExecCutShort as e:
+        _kill_exec(api, exec_id)
+        raise ExecCutShort(f"{cmd[0]} in {name}: {e}") from None
+    except (*ENGINE_ERRORS, EngineError, OSError) as e:
         raise EngineError(f"exec in {name} failed: {e}") from e
-    return int(code if code is not None else -1), output[:EXEC_OUTPUT_LIMIT]
+
+
+def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: int) -> bytes:
+    """Start the exec and return its stdout and stderr once it ends; raise ExecCutShort past deadline or limit."""
+    body = json.dumps({"Detach": False, "Tty": False}).encode()
+    head = (
+        f"POST /v{api.api_version}/exec/{exec_id}/start HTTP/1.1\r\nHost: docker\r\n"
+        f"Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with _engine_socket(deadline) as sock:
+        sock.sendall(head.encode() + body)
+        received = bytearray()
+        while b"\r\n\r\n" not in received:
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                raise EngineError("the engine hung up before starting it")
+            received += chunk
+        status, _, received = received.partition(b"\r\n\r\n")
+        if b" 101 " not in status and b" 200 " not in status:
+            raise EngineError(status.split(b"\r\n")[0].decode(errors="replace"))
+        output = bytearray()
+        # Frames of stdout and stderr: 8 bytes of header (the stream, then the size), then the data.
+        while True:
+            while len(received) >= 8 and len(received) >= 8 + int.from_bytes(received[4:8], "big"):
+                size = int.from_bytes(received[4:8], "big")
+                output += received[8 : 8 + size]
+                del received[: 8 + size]
+            if len(output) + max(len(received) - 8, 0) > limit:
+                raise ExecCutShort(f"printed more than {limit} bytes")
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                return bytes(output)
+            received += chunk
+
+
+def _engine_socket(deadline: float) -> socket.socket:
+    timeout = max(deadline - time.monotonic(), 0.001)
+    url = settings.SANDBOX_ENGINE
+    if not url.startswith("unix://"):
+        host, _, port = url.removeprefix("tcp://").rpartition(":")
+        return socket.create_connection((host, int(port)), timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(url.removeprefix("unix://"))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _recv(sock: socket.socket, deadline: float) -> bytes:
+    """Read what has arrived, waiting no later than the deadline; b"" at the end of the stream."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ExecCutShort("did not finish in time")
+    sock.settimeout(remaining)
+    try:
+        return sock.recv(64 * 1024)
+    except TimeoutError:
+        raise ExecCutShort("did not finish in time") from None
+
+
+def _exec_exit_code(api: docker.APIClient, exec_id: str, deadline: float) -> int:
+    """Return the exit code of an exec whose output has ended; -1 when the engine cannot tell within 2 s."""
+    # The engine closes the output a moment before it records the exit code. A process that closed its output
+    # but runs on is not waited for.
+    deadline = min(deadline, time.monotonic() + 2)
+    while True:
+        info = api.exec_inspect(exec_id)
+        if not info["Running"] or time.monotonic() >= deadline:
+            return int(info["ExitCode"] if info["ExitCode"] is not None else -1)
+        time.sleep(0.02)
+
+
+def _kill_exec(api: docker.APIClient, exec_id: str) -> None:
+    """Kill a cut-short exec's process group, when this host sees the engine's processes; else leave it be."""
+    # The engine has no way to stop an exec. Its process leads its own process group, so killing the group
+    # takes the children (`docker ps` under `sh -c`) too. The pid is checked to be in the container's cgroup:
+    # a remote engine's pids, or a pid reused since, name some other process here.
+    try:
+        info = api.exec_inspect(exec_id)
+        pid, container = int(info.get("Pid") or 0), str(info["ContainerID"])
+        if not info["Running"] or pid <= 0 or container not in Path(f"/proc/{pid}/cgroup").read_text():
+            return
+        os.killpg(pid, signal.SIGKILL)
+    except (*ENGINE_ERRORS, OSError, KeyError, ValueError) as e:
+        log.info("could not stop exec %s: %s", exec_id, e)
 
 
 def wait_ready(name: str, timeout: float) -> None:

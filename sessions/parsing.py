@@ -14,13 +14,17 @@ from django.core.validators import URLValidator
 
 from router import credentials
 from sessions.engine import EngineTls
-from sessions.sandboxes import BadInput, InstanceRequest
+from sessions.sandboxes import BadInput, InstanceRequest, ReservedEnv
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables the platform reads inside an instance: the entrypoint's DOCKERD_ARGS (TLS, the mirror), and the
+# DOCKER_* the `docker` commands it runs there (readiness, port scans) would obey; PLAYGROUND_* is kept for it.
+_RESERVED_ENV_NAMES = {"DOCKERD_ARGS"}
+_RESERVED_ENV_PREFIXES = ("PLAYGROUND_", "DOCKER_")
 _TLS_FIELDS = {"cacert": "tls_ca_cert", "servercert": "tls_server_cert", "serverkey": "tls_server_key"}
 
 
@@ -86,6 +90,8 @@ def _envs(value: Any) -> dict[str, str]:
         name, sep, val = item.partition("=")
         if not sep or not _ENV_NAME.match(name):
             raise BadInput(f'Envs entry {item!r} is not of the form "NAME=value"')
+        if name.upper() in _RESERVED_ENV_NAMES or name.upper().startswith(_RESERVED_ENV_PREFIXES):
+            raise ReservedEnv(f"Envs may not set {name}: DOCKERD_ARGS, DOCKER_* and PLAYGROUND_* are the platform's")
         env[name] = val
     return env
 

@@ -30,6 +30,10 @@ class BadInput(SandboxError):
     pass
 
 
+class ReservedEnv(SandboxError):
+    code = "reserved_env"
+
+
 class SessionEnded(SandboxError):
     status = 410
     code = "session_ended"

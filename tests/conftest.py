@@ -96,7 +96,7 @@ CELERY_REDIS_URL = "redis://127.0.0.1:6379/4"
 
 @pytest.fixture
 def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
-    """Run the Procfile's worker and beat against the test database, sweeping every second."""
+    """Run the Procfile's workers and beat against the test database, sweeping every second."""
     env = {
         **os.environ,
         "REDIS_URL": CELERY_REDIS_URL,
@@ -108,6 +108,7 @@ def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
     }
     processes = Processes(env, tmp_path)
     processes.start("worker")
+    processes.start("ports")
     processes.start("beat")
     yield processes
     processes.stop_all()
