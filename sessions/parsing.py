@@ -17,7 +17,9 @@ from sessions.engine import EngineTls
 from sessions.sandboxes import BadInput, InstanceRequest
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+# ASCII digits only: str.isdigit() and \d also take "²" or "٣", which float() then refuses or reads.
+_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -29,7 +31,7 @@ def parse_duration(text: str) -> timedelta | None:
     text = text.strip()
     if not text:
         return None
-    if text.isdigit():
+    if _SECONDS.fullmatch(text):
         seconds = float(text)
     else:
         parts = _DURATION_PART.findall(text)
