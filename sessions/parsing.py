@@ -66,6 +66,8 @@ def json_body(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadInput(f"the body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise BadInput("the body nests JSON too deeply") from e
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
     return {str(k).lower(): v for k, v in data.items()}
