@@ -125,6 +125,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# Largest request body Daphne reads (bytes); past it, 413 and the connection is closed (playground/bodylimit.py).
+MAX_REQUEST_BODY = env.int("MAX_REQUEST_BODY", default=1024 * 1024)
+
 # Sandboxes
 DOCKER_HOST = env.str("DOCKER_HOST", default="unix:///var/run/docker.sock")
 SANDBOX_DEPLOYMENT = env.str("SANDBOX_DEPLOYMENT", default="default")
