@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
 # ssh -L localhost:PORT means "PORT on the instance", as it would with an sshd running inside it.
 _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+# The same words for every short name, whether or not a session matches it.
+_SHORT_NAME_NEEDS_KEY = (
+    "a short user name opens an instance only with a public key registered on its session page; "
+    "or log in as ip<a-b-c-d>-<full session id>, as the session page shows"
+)
 
 
 class GatewayServer(asyncssh.SSHServer):
@@ -46,7 +51,7 @@ class GatewayServer(asyncssh.SSHServer):
             log.error("connection from %s failed", self.address, exc_info=exc)
 
     async def begin_auth(self, username: str) -> bool:
-        """Admit ip<a-b-c-d>-<session id> at once; ask legacy names for a registered key; refuse the rest."""
+        """Admit ip<a-b-c-d>-<session id> at once; ask every other well-formed short name for a key; refuse the rest."""
         self.admitted, self.legacy_keys, self.key_refused = None, {}, False
         wait = self.limiter.wait_seconds(self.address)
         if wait:
@@ -56,6 +61,7 @@ class GatewayServer(asyncssh.SSHServer):
         try:
             user = usernames.parse(username)
             if user.legacy:
+                # Even when no session matches: a refusal here would tell which short names exist.
                 self.legacy_keys = await access.off_loop(access.legacy_candidates)(user)
                 return True
             self.admitted = await access.off_loop(access.resolve)(user)
@@ -77,9 +83,7 @@ class GatewayServer(asyncssh.SSHServer):
             # Count a client offering several keys once, and tell it why before its "Permission denied".
             self.key_refused = True
             self.limiter.failed(self.address)
-            self.conn.send_auth_banner(
-                f"{username}: only public keys registered on the session page open this short user name\n"
-            )
+            self.conn.send_auth_banner(f"{username}: {_SHORT_NAME_NEEDS_KEY}\n")
         return False
 
     def auth_completed(self) -> None:
