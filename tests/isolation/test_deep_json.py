@@ -1,11 +1,14 @@
 """JSON nested far past Python's recursion limit is a 400, in every JSON body the API reads."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 
+from playground.asgi import application
 from sessions.models import Playground, Session
 from sessions.parsing import json_body
 from sessions.sandboxes import BadInput
@@ -30,3 +33,14 @@ def test_it_answers_deep_json_with_400(client: Client, session: Session, path: s
     response = client.post(f"/sessions/{session.id}/{path}", DEEP_OBJECT, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"error": "bad_request", "message": "the body nests JSON too deeply"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_ignores_a_deep_websocket_frame_and_keeps_the_socket(session: Session, settings: Any) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    communicator = WebsocketCommunicator(application, f"/sessions/{session.id}/ws/")
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_to(text_data=DEEP_OBJECT.decode())
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
