@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from datetime import timedelta
@@ -100,7 +99,7 @@ def _pem(body: dict[str, Any], key: str) -> str:
         return ""
     try:
         text = base64.b64decode(encoded, validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError) as e:
+    except ValueError as e:  # binascii.Error, UnicodeDecodeError, and any non-ASCII character in the string
         raise BadInput(f"{key} must be base64 of a PEM document") from e
     if "-----BEGIN " not in text:
         raise BadInput(f"{key} must be base64 of a PEM document")
