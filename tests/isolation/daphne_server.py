@@ -31,23 +31,23 @@ class Daphne:
         raise AssertionError("no VmRSS")
 
 
-@pytest.fixture(name="daphne")
-def daphne_fixture(transactional_db: None, tmp_path: Path) -> Iterator[Daphne]:
+def start_daphne(log: Path, **env: str) -> Daphne:
+    """Start Daphne with the site on a free loopback port, on the test database, with `env` added to ours."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
         "SANDBOX_DEPLOYMENT": settings.SANDBOX_DEPLOYMENT,
+        **env,
     }
-    log = tmp_path / "daphne.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "playground.asgi:application"],
             cwd=settings.BASE_DIR,
-            env=env,
+            env=environment,
             pass_fds=[listener.fileno()],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -56,14 +56,26 @@ def daphne_fixture(transactional_db: None, tmp_path: Path) -> Iterator[Daphne]:
     server = Daphne(f"http://127.0.0.1:{port}", port, process, log)
     try:
         _wait_for_http(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    except BaseException:
+        stop_daphne(server)
+        raise
+    return server
+
+
+def stop_daphne(server: Daphne) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(name="daphne")
+def daphne_fixture(transactional_db: None, tmp_path: Path) -> Iterator[Daphne]:
+    server = start_daphne(tmp_path / "daphne.log")
+    yield server
+    stop_daphne(server)
 
 
 def _wait_for_http(server: Daphne) -> None:
