@@ -64,15 +64,17 @@ def still_reachable(target: Target) -> bool:
 
 
 def legacy_candidates(user: UserName) -> dict[str, Target]:
-    """Map the fingerprints of keys registered on live sessions matching a legacy name to the instance they open."""
-    instances = Instance.objects.reachable().filter(ip=user.ip, session__id__startswith=user.session)
-    targets = {instance.session_id: _target(instance) for instance in instances}
-    if not targets:
-        raise Refused(f"no live session starting with {user.session} has an instance at {user.ip}")
-    keys = AuthorizedKey.objects.filter(session_id__in=targets).values_list("fingerprint", "session_id")
-    if not keys:
-        raise Refused(
-            f"the short user name {user.ip.replace('.', '-')}-{user.session} needs a public key registered on the "
-            f"session page; or log in as ip{user.ip.replace('.', '-')}-<full session id>"
-        )
-    return {fingerprint: targets[session_id] for fingerprint, session_id in keys}
+    """Map the fingerprints of keys registered on live sessions matching a legacy name to the instance they open.
+
+    One query whatever matches, and an empty map when nothing does: a short name is only 8 characters of the
+    session id, so neither the answer nor its timing may tell a session that exists from one that does not.
+    """
+    rows = AuthorizedKey.objects.filter(
+        session__id__startswith=user.session,
+        session__state=Session.State.ACTIVE,
+        session__instances__ip=user.ip,
+        session__instances__state=Instance.State.RUNNING,
+    ).values_list("fingerprint", "session_id", "session__instances__name", "session__instances__hostname")
+    return {
+        fingerprint: Target(session_id, name, hostname, user.ip) for fingerprint, session_id, name, hostname in rows
+    }

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
 # ssh -L localhost:PORT means "PORT on the instance", as it would with an sshd running inside it.
 _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+# The same words for every short name, whether or not a session matches it.
+_SHORT_NAME_NEEDS_KEY = (
+    "a short user name opens an instance only with a public key registered on its session page; "
+    "or log in as ip<a-b-c-d>-<full session id>, as the session page shows"
+)
 
 
 class GatewayServer(asyncssh.SSHServer):
@@ -46,23 +51,17 @@ class GatewayServer(asyncssh.SSHServer):
             log.error("connection from %s failed", self.address, exc_info=exc)
 
     async def begin_auth(self, username: str) -> bool:
-        """Admit ip<a-b-c-d>-<session id> at once; ask legacy names for a registered key; refuse the rest."""
+        """Admit ip<a-b-c-d>-<session id> at once; ask every other well-formed short name for a key; refuse the rest."""
         self.admitted, self.legacy_keys, self.key_refused = None, {}, False
-        wait = self.limiter.wait_seconds(self.address)
-        if wait:
-            raise asyncssh.PermissionDenied(
-                f"too many failed logins from {self.address}: try again in {math.ceil(wait)} seconds"
-            )
         try:
             user = usernames.parse(username)
             if user.legacy:
+                # Even when no session matches: a refusal here would tell which short names exist.
                 self.legacy_keys = await access.off_loop(access.legacy_candidates)(user)
                 return True
             self.admitted = await access.off_loop(access.resolve)(user)
         except (usernames.BadUserName, access.Refused) as e:
-            self.limiter.failed(self.address)
-            log.info("refused %s from %s: %s", username, self.address, e)
-            raise asyncssh.PermissionDenied(str(e)) from None
+            raise asyncssh.PermissionDenied(self._failed(username, str(e))) from None
         return False
 
     def public_key_auth_supported(self) -> bool:
@@ -76,11 +75,23 @@ class GatewayServer(asyncssh.SSHServer):
         if not self.key_refused and self.conn:
             # Count a client offering several keys once, and tell it why before its "Permission denied".
             self.key_refused = True
-            self.limiter.failed(self.address)
-            self.conn.send_auth_banner(
-                f"{username}: only public keys registered on the session page open this short user name\n"
-            )
+            reason = self._failed(username, _SHORT_NAME_NEEDS_KEY)
+            self.conn.send_auth_banner(f"{username}: {reason}\n")
         return False
+
+    def _failed(self, username: str, reason: str) -> str:
+        """Count a failed login and return what to tell the client: past the limit, only that it must wait.
+
+        The limit is checked on failures alone, never before a login is tried: whoever hammers a name or a
+        session from the same address (a classroom behind one NAT) must not lock out the learner who holds
+        the right session id or key.
+        """
+        wait = self.limiter.wait_seconds(self.address)
+        self.limiter.failed(self.address)
+        log.info("refused %s from %s: %s", username, self.address, reason)
+        if wait:
+            return f"too many failed logins from {self.address}: try again in {math.ceil(wait)} seconds"
+        return reason
 
     def auth_completed(self) -> None:
         assert self.admitted is not None

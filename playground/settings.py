@@ -125,6 +125,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# Largest request body Daphne reads (bytes); past it, 413 and the connection is closed (playground/bodylimit.py).
+MAX_REQUEST_BODY = env.int("MAX_REQUEST_BODY", default=1024 * 1024)
+
 # Sandboxes
 # The platform's own dockerd (compose/engine/start), whose containers run in a user namespace. Any other
 # engine is refused at first use unless it runs with userns-remap too: a learner is root in a sandbox only.

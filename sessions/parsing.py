@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from datetime import timedelta
@@ -17,7 +16,9 @@ from sessions.engine import EngineTls
 from sessions.sandboxes import BadInput, InstanceRequest, ReservedEnv
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+# ASCII digits only: str.isdigit() and \d also take "²" or "٣", which float() then refuses or reads.
+_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,7 +34,7 @@ def parse_duration(text: str) -> timedelta | None:
     text = text.strip()
     if not text:
         return None
-    if text.isdigit():
+    if _SECONDS.fullmatch(text):
         seconds = float(text)
     else:
         parts = _DURATION_PART.findall(text)
@@ -68,6 +69,8 @@ def json_body(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadInput(f"the body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise BadInput("the body nests JSON too deeply") from e
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
     return {str(k).lower(): v for k, v in data.items()}
@@ -102,7 +105,7 @@ def _pem(body: dict[str, Any], key: str) -> str:
         return ""
     try:
         text = base64.b64decode(encoded, validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError) as e:
+    except ValueError as e:  # binascii.Error, UnicodeDecodeError, and any non-ASCII character in the string
         raise BadInput(f"{key} must be base64 of a PEM document") from e
     if "-----BEGIN " not in text:
         raise BadInput(f"{key} must be base64 of a PEM document")

@@ -153,7 +153,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         try:
             message = json.loads(text_data or "")
             name, args = message["name"], list(message.get("args") or [])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             log.debug("ignoring a malformed frame on session %s", self.session_id)
             return
         if name == "instance terminal in" and len(args) == 2:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from sessions.models import Playground
 from tests.conftest import Api
@@ -123,6 +124,18 @@ def ssh(gateway: Gateway, tmp_path: Path) -> Ssh:
 def user_for(instance: dict[str, Any], session_id: str | None = None) -> str:
     """Return the ssh user name of an instance, or the same with another session's id."""
     return f"ip{instance['ip'].replace('.', '-')}-{session_id or instance['session_id']}"
+
+
+def legacy_user_for(instance: dict[str, Any], session_id: str | None = None) -> str:
+    """Return PWD's short user name of an instance, <a-b-c-d>-<first 8 characters of the session id>."""
+    return f"{instance['ip'].replace('.', '-')}-{(session_id or instance['session_id'])[:8]}"
+
+
+def register_key(client: Client, instance: dict[str, Any], key: Path) -> None:
+    """Register the public half of `key` on the instance's session page, as its learner would."""
+    body = {"key": key.with_suffix(".pub").read_text()}
+    response = client.post(f"/sessions/{instance['session_id']}/ssh-keys", body, content_type="application/json")
+    assert response.status_code == 201, response.content
 
 
 @pytest.fixture
