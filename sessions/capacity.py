@@ -24,11 +24,16 @@ def memory_available_mb(meminfo: str | None = None) -> int:
 
 
 def sandboxes_memory_mb(root: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """Return the memory every sandbox takes together, or None where the cgroup cannot be read."""
-    for path in (root / "memory" / CGROUP_PARENT / "memory.usage_in_bytes", root / CGROUP_PARENT / "memory.current"):
+    """Return the anonymous memory every sandbox holds together, or None where the cgroup cannot be read."""
+    # Not the page cache: the kernel gives it back under pressure, and MemAvailable already counts it as free.
+    for path, key in (
+        (root / "memory" / CGROUP_PARENT / "memory.stat", "total_rss"),
+        (root / CGROUP_PARENT / "memory.stat", "anon"),
+    ):
         try:
-            return int(path.read_text()) // MIB
-        except (OSError, ValueError):
+            stat = dict(line.split() for line in path.read_text().splitlines())
+            return int(stat[key]) // MIB
+        except (OSError, ValueError, KeyError):
             continue
     return None
 

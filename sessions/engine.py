@@ -207,6 +207,16 @@ def _security() -> dict[str, Any]:
         # The engine's default masks stay; /proc/sys stays writable as a whole because the inner engine
         # writes /proc/sys/net. What is not the sandbox's own there is refused by the user namespace anyway.
         "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sysrq-trigger"],
+        # The engine's default masks, and what would tell a sandbox about the others (their disks' paths) or
+        # about the kernel's memory layout.
+        "MaskedPaths": [
+            *("/proc/" + p for p in ("asound", "acpi", "kcore", "keys", "latency_stats", "timer_list")),
+            *("/proc/" + p for p in ("timer_stats", "sched_debug", "scsi")),
+            "/sys/firmware",
+            "/sys/block",
+            "/sys/devices/virtual/block",
+            "/sys/kernel/vmcoreinfo",
+        ],
     }
 
 
@@ -217,8 +227,8 @@ def run_sandbox(spec: SandboxSpec) -> str:
     net = network_name(spec.session_id)
     check_user_namespaces()
     security = _security()
-    # docker-py has no argument for this one; it goes into the host config as the engine names it.
-    readonly_paths = security.pop("ReadonlyPaths", None)
+    # docker-py has no argument for these; they go into the host config as the engine names them.
+    paths = {key: security.pop(key) for key in ("ReadonlyPaths", "MaskedPaths")}
     try:
         client().volumes.create(volume, labels=_labels(spec.session_id, "sandbox-storage", spec.name))
         host_config = api.create_host_config(
@@ -236,8 +246,7 @@ def run_sandbox(spec: SandboxSpec) -> str:
             log_config=LogConfig(type=LogConfig.types.NONE),
             **security,
         )
-        if readonly_paths:
-            host_config["ReadonlyPaths"] = readonly_paths
+        host_config.update(paths)
         api.create_container(
             spec.image,
             name=spec.name,
@@ -516,11 +525,14 @@ def deployment_objects() -> list[LabelledObject]:
     ]
 
 
-def start_sandbox(name: str) -> None:
-    """Start a sandbox that stopped (a host reboot, a kill); its disk and volume are as it left them."""
+def start_sandbox(name: str, network: str) -> str:
+    """Start a sandbox that stopped (a host reboot, a kill) and return its address on the network."""
+    # Its disk and volume are as it left them.
+    api = client().api
     try:
-        client().api.start(name)
-    except ENGINE_ERRORS as e:
+        api.start(name)
+        return str(api.inspect_container(name)["NetworkSettings"]["Networks"][network]["IPAddress"])
+    except (*ENGINE_ERRORS, KeyError) as e:
         raise EngineError(f"could not start {name} again: {e}") from e
 
 

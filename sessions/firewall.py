@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 from django.conf import settings
 
@@ -32,6 +33,9 @@ CLOSED = [
     "192.168.0.0/16",
     "224.0.0.0/3",
 ]
+
+
+ANTI_SPOOFING = ["-i", BRIDGES, "-m", "rpfilter", "--invert", "-j", "DROP"]
 
 
 class FirewallError(Exception):
@@ -123,9 +127,17 @@ def apply(mirror_host: str) -> None:
             # Sandbox networks are IPv4 only: nothing of theirs crosses the host over IPv6.
             _run(binary, "-t", "filter", "-A", FORWARD, "-j", "DROP")
             _run(binary, "-t", "filter", "-A", INPUT, "-j", "DROP")
-        _jump(binary, "FORWARD", ["-i", BRIDGES], FORWARD)
-        _jump(binary, "FORWARD", ["-o", BRIDGES], FORWARD)
+        # Docker keeps DOCKER-USER first in FORWARD whenever it restarts, above any jump of ours: jumped to from
+        # there as well, the platform's rules come before another engine's (its published ports, say).
+        _run(binary, "-N", "DOCKER-USER", check=False)
+        for parent in ("DOCKER-USER", "FORWARD"):
+            _jump(binary, parent, ["-i", BRIDGES], FORWARD)
+            _jump(binary, parent, ["-o", BRIDGES], FORWARD)
         _jump(binary, "INPUT", ["-i", BRIDGES], INPUT)
+    # A sandbox's packets must carry its own address: a forged source would leave unmasqueraded (reflection
+    # attacks), or take over another session's connections (its answers then count as established).
+    if _run("iptables", "-t", "raw", "-C", "PREROUTING", *ANTI_SPOOFING, check=False) != 0:
+        _run("iptables", "-t", "raw", "-I", "PREROUTING", "1", *ANTI_SPOOFING)
     rule = nat_rule(pool)
     if _run("iptables", "-t", "nat", "-C", "POSTROUTING", *rule, check=False) != 0:
         if settings.SANDBOX_EGRESS:
@@ -133,8 +145,19 @@ def apply(mirror_host: str) -> None:
     elif not settings.SANDBOX_EGRESS:
         _run("iptables", "-t", "nat", "-D", "POSTROUTING", *rule)
     # The engine runs with iptables off, but routing between its bridges and the host's uplink is still needed.
-    with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
-        f.write("1")
+    # A host that did not route before must not start routing for everyone: as Docker does, forwarding is then
+    # dropped unless a rule (ours) accepts it.
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward")
+    if forwarding.read_text().strip() != "1":
+        _run("iptables", "-P", "FORWARD", "DROP")
+        forwarding.write_text("1")
+
+
+def check() -> None:
+    """Raise FirewallError unless the platform's rules are in place (a reboot or a flush removes them)."""
+    for binary in ("iptables", "ip6tables"):
+        if _run(binary, "-C", "FORWARD", "-i", BRIDGES, "-j", FORWARD, check=False) != 0:
+            raise FirewallError("the sandboxes' firewall rules are missing: run `manage.py prepare_host` (bin/setup)")
 
 
 def _chain(binary: str, table: str, chain: str, rules: list[list[str]]) -> None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from mirror import registry
 from router import credentials
-from sessions import capacity, engine, events
+from sessions import capacity, engine, events, firewall
 from sessions.models import Instance, Playground, Session
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,9 @@ def _check_capacity() -> None:
     if live >= settings.MAX_INSTANCES_PER_HOST:
         raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
     try:
+        firewall.check()
         refusal = capacity.refusal(live, engine.data_root())
-    except engine.EngineError as e:
+    except (engine.EngineError, firewall.FirewallError) as e:
         raise EngineTrouble(str(e)) from e
     if refusal:
         log.warning("refusing a new instance: %s", refusal)
@@ -268,11 +269,13 @@ def forget_vanished(instance: Instance) -> None:
 def revive(instance: Instance) -> None:
     """Start again an instance whose container stopped (its engine or host restarted); forget it if that fails."""
     try:
-        engine.start_sandbox(instance.name)
+        ip = engine.start_sandbox(instance.name, engine.network_name(instance.session_id))
     except engine.EngineError as e:
         log.warning("instance %s stopped and could not be started again: %s", instance.name, e)
         forget_vanished(instance)
         return
+    # Its address may have changed (another container took the old one): routes and logins must follow.
+    Instance.objects.filter(pk=instance.pk).update(ip=ip)
     log.warning("instance %s of session %s had stopped; started it again", instance.name, instance.session_id)
 
 

@@ -24,7 +24,8 @@ def test_it_expects_the_mean_of_the_instances_running() -> None:
 
 def test_it_reads_what_the_sandboxes_hold_from_their_cgroup(tmp_path: Path) -> None:
     (tmp_path / "memory" / "playground").mkdir(parents=True)
-    (tmp_path / "memory" / "playground" / "memory.usage_in_bytes").write_text(f"{300 * 2**20}\n")
+    stat = f"cache {900 * 2**20}\nrss 0\ntotal_cache {900 * 2**20}\ntotal_rss {300 * 2**20}\n"
+    (tmp_path / "memory" / "playground" / "memory.stat").write_text(stat)
     assert capacity.sandboxes_memory_mb(tmp_path) == 300
     assert capacity.sandboxes_memory_mb(tmp_path / "nowhere") is None
 

@@ -19,6 +19,11 @@ def started_at(name: str) -> str:
     return str(engine.client().api.inspect_container(name)["State"]["StartedAt"])
 
 
+def host_links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+    return {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
+
+
 def restart_engine() -> None:
     pid = int(PIDFILE.read_text())
     os.kill(pid, signal.SIGTERM)
@@ -33,10 +38,13 @@ def test_it_keeps_sandboxes_running_through_an_engine_restart(live: Playground, 
     node = api.add(session_id)
     assert sh(node, "docker run -d --restart always --name keep busybox sleep 1d")[0] == 0
     before = started_at(node["name"])
+    links = host_links()
 
     restart_engine()
 
     assert started_at(node["name"]) == before
+    # Another engine's bridge (the machine's own docker0, say) is left alone.
+    assert host_links() >= links - {"pg-engine0"}
     assert sh(node, "docker inspect -f '{{.State.Running}}' keep") == (0, "true\n")
     assert api.get(session_id)["instances"][node["name"]]["state"] == "running"
 

@@ -54,3 +54,18 @@ def test_it_keeps_the_hosts_services_out_of_reach(live: Playground, api: Api, ho
     assert not connects(node, "169.254.169.254", 80)
     # The listener itself answers, so what stopped the sandbox was the firewall.
     socket.create_connection(("127.0.0.1", host_service), timeout=3).close()
+
+
+def spoofing_drops() -> int:
+    out = subprocess.run(
+        ["iptables", "-t", "raw", "-L", "PREROUTING", "-v", "-x", "-n"], capture_output=True, text=True
+    )
+    return sum(int(line.split()[0]) for line in out.stdout.splitlines() if "rpfilter" in line)
+
+
+def test_it_drops_packets_with_a_forged_source(live: Playground, api: Api) -> None:
+    mine, theirs = api.add(api.start()), api.add(api.start())
+    before = spoofing_drops()
+    for forged in ("203.0.113.5", theirs["ip"]):
+        sh(mine, f"ip addr add {forged}/32 dev eth0 && ping -c2 -W1 -I {forged} 192.0.2.99")
+    assert spoofing_drops() - before >= 4
