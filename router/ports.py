@@ -77,6 +77,9 @@ def announce_ports() -> int:
 
 
 def _scan(name: str, deadline: float) -> list[int] | None:
-    """Return an instance's ports, or None when the round's deadline passed before this scan could start."""
+    """Return an instance's ports, or None when too little of the round is left to start this scan."""
     remaining = deadline - time.monotonic()
-    return published_ports(name, timeout=remaining) if remaining > 0 else None
+    # A scan given only the round's last moments would be cut short (and set aside) through no fault of its own.
+    if remaining < settings.PORTS_SCAN_TIMEOUT / 2:
+        return None
+    return published_ports(name, timeout=remaining)

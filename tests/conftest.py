@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from django.test import Client
 from mirror import registry
 from sessions import engine, firewall, sandboxes
 from sessions.models import Instance, Playground, Session
-from tests.processes import Processes
+from tests.processes import Processes, wait_until
 
 # Our sandboxes carry this label, so a test run never reconciles away a dev server's (or another run's) objects.
 os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getpid()}"
@@ -87,8 +89,30 @@ def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
     return code, output.decode(errors="replace")
 
 
+def restart_engine() -> None:
+    """Stop the sandbox engine and start it again, as an upgrade does; live-restore keeps its sandboxes running."""
+    pid = int(Path("/run/playground/engine.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    subprocess.run([settings.BASE_DIR / "compose" / "engine" / "start"], check=True, capture_output=True)
+
+
 # What engine.labelled_objects() lists once everything of a session is removed.
 NOTHING: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
+
+
+def wait_until_ended(session_id: str, timeout: float = 30) -> None:
+    """Wait until the session is ended and every object of it removed; fail after timeout seconds."""
+
+    def gone() -> bool:
+        """the session is ended and its objects removed"""
+        ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
+        return ended and engine.labelled_objects(session_id) == NOTHING
+
+    wait_until(gone, timeout=timeout, interval=0.2)
+
 
 # The Celery processes' own Redis database (issue 4), so their queues never mix with other runs'.
 CELERY_REDIS_URL = "redis://127.0.0.1:6379/4"

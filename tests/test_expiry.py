@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from sessions import engine
 from sessions.models import Instance, Playground, Session
-from tests.conftest import NOTHING, Api
-from tests.processes import Processes, wait_until
+from tests.conftest import NOTHING, Api, wait_until_ended
+from tests.processes import Processes
 
 
 def test_it_removes_a_15s_session_within_5s_of_its_deadline(live: Playground, celery: Processes, api: Api) -> None:
@@ -18,12 +18,7 @@ def test_it_removes_a_15s_session_within_5s_of_its_deadline(live: Playground, ce
     session = Session.objects.get(pk=session_id)
     assert engine.labelled_objects(session_id) != NOTHING
 
-    def gone() -> bool:
-        """the session is ended and its objects removed"""
-        ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
-        return ended and engine.labelled_objects(session_id) == NOTHING
-
-    wait_until(gone, timeout=30, interval=0.2)
+    wait_until_ended(session_id)
     lateness = (timezone.now() - session.expires_at).total_seconds()
     assert lateness <= 5, f"gone {lateness:.1f}s after the deadline"
     session.refresh_from_db()

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from sessions.models import Playground, Session
-from tests.isolation.daphne_server import Daphne, start_daphne, stop_daphne
+from tests.daphne import Daphne, start_daphne, stop_daphne
 
 # Per operation and phase; about 10 s for either half of the API on 2 cores.
 MAX_EXAMPLES = 15

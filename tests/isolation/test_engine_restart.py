@@ -1,18 +1,11 @@
 """Restarting the sandbox engine (an upgrade) loses nothing; a sandbox that stopped anyway is started again."""
 
-import os
-import signal
 import subprocess
 import time
-from pathlib import Path
-
-from django.conf import settings
 
 from sessions import engine, reconcile
 from sessions.models import Playground
-from tests.conftest import Api, sh
-
-PIDFILE = Path("/run/playground/engine.pid")
+from tests.conftest import Api, restart_engine, sh
 
 
 def started_at(name: str) -> str:
@@ -22,15 +15,6 @@ def started_at(name: str) -> str:
 def host_links() -> set[str]:
     out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
     return {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
-
-
-def restart_engine() -> None:
-    pid = int(PIDFILE.read_text())
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    subprocess.run([settings.BASE_DIR / "compose" / "engine" / "start"], check=True, capture_output=True)
 
 
 def test_it_keeps_sandboxes_running_through_an_engine_restart(live: Playground, api: Api, mirror: str) -> None:

@@ -7,7 +7,7 @@ import socket
 
 from django.conf import settings
 
-from tests.isolation.daphne_server import Daphne, daphne_fixture  # noqa: F401
+from tests.daphne import Daphne
 
 MB = 1024 * 1024
 HUGE = 200 * MB

@@ -17,8 +17,8 @@ from django.utils import timezone
 from router import ports
 from sessions import engine
 from sessions.models import Playground, Session
-from tests.conftest import NOTHING, Api, sh
-from tests.processes import Processes, wait_until
+from tests.conftest import Api, sh, wait_until_ended
+from tests.processes import Processes
 
 SCAN_TIMEOUT = 2.0
 SLEEPING_DOCKER = "printf '#!/bin/sh\\nsleep infinity\\n' > /usr/local/bin/docker; chmod +x /usr/local/bin/docker"
@@ -54,12 +54,7 @@ def test_it_ends_another_session_on_time_while_an_instance_sleeps_in_every_scan(
     api.add(session_id)
     session = Session.objects.get(pk=session_id)
 
-    def gone() -> bool:
-        """the short session is ended and its objects removed"""
-        ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
-        return ended and engine.labelled_objects(session_id) == NOTHING
-
-    wait_until(gone, timeout=30, interval=0.2)
+    wait_until_ended(session_id)
     lateness = (timezone.now() - session.expires_at).total_seconds()
     assert lateness <= 5, f"gone {lateness:.1f}s after the deadline"
     log = celery.log("ports")

@@ -6,23 +6,18 @@ import asyncio
 import copy
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 import pyte
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 
 from playground.asgi import application
 from sessions.models import Playground
 from tests.conftest import Api
+from tests.daphne import start_daphne, stop_daphne
 
 # Our own Redis database, so channel-layer groups never mix with another run's (issue 3 → DB 3).
 REDIS_URL = os.environ.get("TERMINALS_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -113,51 +108,9 @@ class Viewer:
 @pytest.fixture
 def daphne_url(live: Playground, tmp_path: Path) -> Iterator[str]:
     """Serve the site with a real Daphne on a free loopback port, sharing this test's database file."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
-        "REDIS_URL": REDIS_URL,
-        "SANDBOX_DEPLOYMENT": settings.SANDBOX_DEPLOYMENT,
-    }
-    fd = listener.fileno()
-    log = (tmp_path / "daphne.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "--fd", str(fd), "playground.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        pass_fds=[fd],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    listener.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_http(url, server, tmp_path / "daphne.log")
-        yield url
-    finally:
-        log.close()
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def _wait_for_http(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"daphne exited: {log.read_text()}")
-        try:
-            with urlopen(f"{url}/static/css/app.css", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("daphne did not answer within 30 s")
+    server = start_daphne(tmp_path / "daphne.log", REDIS_URL=REDIS_URL)
+    yield server.url
+    stop_daphne(server)
 
 
 def seen(stream: str, cols: int = 80, rows: int = 24) -> str:

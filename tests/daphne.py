@@ -1,4 +1,4 @@
-"""Serve the site with a real Daphne on a free loopback port, on the test database, without the Docker engine."""
+"""Serve the site with a real Daphne on a free loopback port, on the test database."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.request import urlopen
 
-import pytest
 from django.conf import settings
 
 
@@ -69,13 +67,6 @@ def stop_daphne(server: Daphne) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-
-
-@pytest.fixture(name="daphne")
-def daphne_fixture(transactional_db: None, tmp_path: Path) -> Iterator[Daphne]:
-    server = start_daphne(tmp_path / "daphne.log")
-    yield server
-    stop_daphne(server)
 
 
 def _wait_for_http(server: Daphne) -> None:
