@@ -1,14 +1,14 @@
 """Seconds from asking for an instance to a working inner engine, and the memory an idle one holds.
 
-    .venv/bin/python bench/sandboxes.py [--count 8] [--root DIR] [--raw-only]
+    .venv/bin/python bench/sandboxes.py [--count 8] [--root DIR] [--raw-only | --platform-only]
 
 Three ways, same image, one after the other, each instance left idle 20 s before its memory is read:
 - raw: `docker run` of the sandbox image with the same security options, then `docker info` inside until it
   answers; once on the sandbox engine (user namespaces) and, where the machine runs one, once on its system
   engine with the capability set the platform used before (no user namespace);
 - platform: `sandboxes.add_instance` of the checkout at --root (default: this one), which adds the session
-  network, TLS certificates and the readiness wait. Pointing --root at an older checkout (with DOCKER_HOST set
-  for it) measures that version the same way.
+  network, TLS certificates and the readiness wait. Pointing --root at an older checkout (run from that folder
+  with PYTHONPATH and DOCKER_HOST set for it, and --platform-only) measures that version the same way.
 Memory is the cgroup's usage minus its inactive page cache, as `docker stats` counts it.
 """
 
@@ -63,6 +63,10 @@ def idle_memory_mib(pid: int) -> float:
 def raw(host: str, options: list[str], count: int) -> tuple[list[float], list[float]]:
     names = [f"bench-raw-{os.getpid()}-{i}" for i in range(count)]
     seconds = []
+    if host == SANDBOX_ENGINE:
+        # The sandbox engine has no default network: a bridge like a session's (its name matched by the firewall).
+        docker(host, "network", "create", "-o", "com.docker.network.bridge.name=pgsbench", "bench-net", check=False)
+        options = [*options, "--network=bench-net"]
     try:
         for name in names:
             start = time.monotonic()
@@ -78,6 +82,7 @@ def raw(host: str, options: list[str], count: int) -> tuple[list[float], list[fl
         for name in names:
             docker(host, "rm", "-f", "-v", name, check=False)
             docker(host, "volume", "rm", f"{name}-docker", check=False)
+        docker(host, "network", "rm", "bench-net", check=False)
     return seconds, memory
 
 
@@ -126,9 +131,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--root", type=Path, default=HERE)
     parser.add_argument("--raw-only", action="store_true")
+    parser.add_argument("--platform-only", action="store_true")
     args = parser.parse_args()
-    report("raw, sandbox engine (user namespace)", *raw(SANDBOX_ENGINE, NEW, args.count))
-    if subprocess.run(["docker", "-H", SYSTEM_ENGINE, "image", "inspect", IMAGE], capture_output=True).returncode == 0:
+    if not args.platform_only:
+        report("raw, sandbox engine (user namespace)", *raw(SANDBOX_ENGINE, NEW, args.count))
+    system_engine = subprocess.run(["docker", "-H", SYSTEM_ENGINE, "image", "inspect", IMAGE], capture_output=True)
+    if not args.platform_only and system_engine.returncode == 0:
         report("raw, system engine, the old capability set", *raw(SYSTEM_ENGINE, OLD, args.count))
     if not args.raw_only:
         report(f"platform ({args.root})", *platform(args.root, args.count))
