@@ -415,7 +415,7 @@ def wait_ready(name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            code, _ = exec_run(name, ["docker", "info"], timeout=10)
+            code, _ = exec_run(name, ["docker", "info"], timeout=max(1.0, min(10.0, deadline - time.monotonic())))
         except EngineError:
             code = -1
             if not _is_running(name):
