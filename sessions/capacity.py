@@ -45,14 +45,18 @@ def per_instance_mb(running: int, used_mb: int | None) -> int:
     return max(FIRST_INSTANCE_MB, used_mb // running)
 
 
+def disk_free_mb(engine_root: str) -> int:
+    stat = os.statvfs(engine_root)
+    return stat.f_bavail * stat.f_frsize // MIB
+
+
 def refusal(running: int, engine_root: str) -> str | None:
     """Return why one more instance would not fit on this host, or None when it fits."""
     needed = per_instance_mb(running, sandboxes_memory_mb())
     available = memory_available_mb()
     if available - needed < settings.SANDBOX_MEMORY_RESERVE_MB:
         return f"the server is short of memory ({available} MiB free, {needed} MiB per instance)"
-    stat = os.statvfs(engine_root)
-    free_mb = stat.f_bavail * stat.f_frsize // MIB
+    free_mb = disk_free_mb(engine_root)
     if free_mb < settings.SANDBOX_DISK_RESERVE_MB:
         return f"the server is short of disk space ({free_mb} MiB free)"
     return None

@@ -497,6 +497,7 @@ class LabelledObject:
     instance: str
     created: datetime
     stopped: bool = False  # a container that exited (or died) and is not being restarted
+    paused: bool = False
 
 
 def deployment_objects() -> list[LabelledObject]:
@@ -519,10 +520,47 @@ def deployment_objects() -> list[LabelledObject]:
         raise EngineError(f"could not list labelled objects: {e}") from e
     return [
         LabelledObject(
-            kind, name, labels[LABEL_SESSION], labels.get(LABEL_INSTANCE, ""), created, state in ("exited", "dead")
+            kind,
+            name,
+            labels[LABEL_SESSION],
+            labels.get(LABEL_INSTANCE, ""),
+            created,
+            stopped=state in ("exited", "dead"),
+            paused=state == "paused",
         )
         for kind, name, labels, created, state in found
     ]
+
+
+def disk_used_bytes(name: str) -> int:
+    """Return how much of the host's disk a sandbox's own disk takes (0 when it has none here)."""
+    image = Path(data_root()) / "volumes" / volume_name(name) / "disk.img"
+    try:
+        return image.stat().st_blocks * 512
+    except OSError:
+        return 0
+
+
+def freeze_sandbox(name: str, message: str) -> None:
+    """Pause every process of a sandbox, after telling its terminal why."""
+    # Through the tty its PID 1 holds, so whoever watches the terminal reads it; a sandbox that does not let
+    # the message through within the deadline is frozen all the same.
+    line = f"\r\n[playground] {message}\r\n"
+    try:
+        exec_run(name, ["sh", "-c", 'printf "%s" "$0" > /proc/1/fd/1', line], timeout=2)
+    except EngineError as e:
+        log.info("could not tell %s why it is frozen: %s", name, e)
+    try:
+        client().api.pause(name)
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"could not freeze {name}: {e}") from e
+
+
+def thaw_sandbox(name: str) -> None:
+    try:
+        client().api.unpause(name)
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"could not thaw {name}: {e}") from e
 
 
 def start_sandbox(name: str, network: str) -> str:

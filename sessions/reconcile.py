@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from sessions import engine, sandboxes
+from sessions import capacity, engine, sandboxes
 from sessions.models import Instance, Session
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,32 @@ def sweep() -> list[tuple[str, datetime | None]]:
             elif container.stopped:
                 sandboxes.revive(instance)
         remove_orphans(objects, now)
+        guard_disk([i for i in running if i.name in containers], containers)
     return sessions_to_end(now)
+
+
+def guard_disk(running: list[Instance], containers: dict[str, engine.LabelledObject]) -> None:
+    """Keep the host's free disk above the reserve: freeze the sandbox that takes most, thaw all once it is back.
+
+    Sandboxes' disks are sparse, so together they may promise more than the host has; new instances are refused
+    below SANDBOX_DISK_RESERVE_MB, and this stops those already running from taking the rest.
+    """
+    try:
+        free = capacity.disk_free_mb(engine.data_root())
+        if free >= settings.SANDBOX_DISK_RESERVE_MB:
+            for instance in running:
+                if containers[instance.name].paused:
+                    engine.thaw_sandbox(instance.name)
+                    log.warning("disk space is back (%d MiB free): thawed %s", free, instance.name)
+        elif free < settings.SANDBOX_DISK_RESERVE_MB // 2:
+            awake = [i for i in running if not containers[i.name].paused]
+            if awake:
+                hog = max(awake, key=lambda i: engine.disk_used_bytes(i.name))
+                message = "this server is short of disk space: this instance is frozen until there is room again"
+                engine.freeze_sandbox(hog.name, message)
+                log.warning("only %d MiB of disk left: froze %s, the largest", free, hog.name)
+    except (engine.EngineError, OSError):
+        log.exception("could not guard the host's disk space; the next sweep tries again")
 
 
 def remove_orphans(objects: list[engine.LabelledObject], now: datetime) -> None:
