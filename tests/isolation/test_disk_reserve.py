@@ -13,7 +13,8 @@ def state(name: str) -> str:
 
 def test_it_freezes_the_largest_sandbox_below_half_the_reserve(live: Playground, api: Api, settings: Any) -> None:
     small, large = api.add(api.start()), api.add(api.start())
-    assert sh(large, "dd if=/dev/urandom of=/big bs=1M count=200 2>&1")[0] == 0
+    # Synced, so the blocks have reached its disk image on the host, not just the page cache.
+    assert sh(large, "dd if=/dev/urandom of=/big bs=1M count=200 conv=fsync 2>&1")[0] == 0
     free = capacity.disk_free_mb(engine.data_root())
 
     settings.SANDBOX_DISK_RESERVE_MB = 2 * free + 1024
