@@ -201,11 +201,11 @@ def _security() -> dict[str, Any]:
     return {
         # Both in the sandbox's own user namespace: mounts and networks of its own, nothing of the host's.
         "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
-        # Docker's default profile (it widens itself for CAP_SYS_ADMIN), plus the keyring calls the inner runc
-        # makes; see compose/engine/seccomp.json.
+        # Docker's default profile (it widens itself for CAP_SYS_ADMIN), plus pivot_root for the inner runc, and
+        # the keyring calls answered ENOSYS; see compose/engine/seccomp.json.
         "security_opt": [f"seccomp={_seccomp()}", "apparmor=unconfined"],
-        # The engine's default masks stay; /proc/sys stays writable as a whole because the inner engine
-        # writes /proc/sys/net. What is not the sandbox's own there is refused by the user namespace anyway.
+        # /proc/sys stays writable as a whole because the inner engine writes /proc/sys/net; what is not the
+        # sandbox's own there is refused by the user namespace anyway.
         "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sysrq-trigger"],
         # The engine's default masks, and what would tell a sandbox about the others (their disks' paths) or
         # about the kernel's memory layout.
@@ -355,16 +355,24 @@ def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: in
             received += chunk
 
 
+def _engine_address() -> str | tuple[str, int]:
+    """Return where the engine listens: a unix socket's path, or a host and port."""
+    url = settings.SANDBOX_ENGINE
+    if url.startswith("unix://"):
+        return url.removeprefix("unix://")
+    host, _, port = url.removeprefix("tcp://").rpartition(":")
+    return host, int(port)
+
+
 def _engine_socket(deadline: float) -> socket.socket:
     timeout = max(deadline - time.monotonic(), 0.001)
-    url = settings.SANDBOX_ENGINE
-    if not url.startswith("unix://"):
-        host, _, port = url.removeprefix("tcp://").rpartition(":")
-        return socket.create_connection((host, int(port)), timeout=timeout)
+    address = _engine_address()
+    if not isinstance(address, str):
+        return socket.create_connection(address, timeout=timeout)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
-        sock.connect(url.removeprefix("unix://"))
+        sock.connect(address)
     except OSError:
         sock.close()
         raise
@@ -797,11 +805,10 @@ async def open_tty(name: str) -> TtyStream:
 
 
 async def _open_engine_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    url = settings.SANDBOX_ENGINE
-    if url.startswith("unix://"):
-        return await asyncio.open_unix_connection(url.removeprefix("unix://"))
-    host, _, port = url.removeprefix("tcp://").rpartition(":")
-    return await asyncio.open_connection(host, int(port))
+    address = _engine_address()
+    if isinstance(address, str):
+        return await asyncio.open_unix_connection(address)
+    return await asyncio.open_connection(*address)
 
 
 async def _hijack(path: str, body: bytes, what: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
