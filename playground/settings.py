@@ -196,19 +196,8 @@ ROUTER_PORT = env.int("ROUTER_PORT", default=8443)
 ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=os.cpu_count() or 1)
 # The port learners' browsers and CLIs reach the router on (differs behind a balancer or port mapping).
 ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
-PORTS_SCAN_INTERVAL = env.float("PORTS_SCAN_INTERVAL", default=5.0)
-# A round of port scans ends within this many seconds, however slowly an instance answers.
-PORTS_SCAN_TIMEOUT = env.float("PORTS_SCAN_TIMEOUT", default=5.0)
-# Scans run in a worker of their own (the Procfile's `ports`), so expiry and reconciliation never wait behind them.
-CELERY_TASK_ROUTES = {"router.tasks.announce_ports": {"queue": "ports"}}
-CELERY_BEAT_SCHEDULE |= {
-    # A scan not started before the next one is due is dropped, so a slow round never makes a queue.
-    "announce-instance-ports": {
-        "task": "router.tasks.announce_ports",
-        "schedule": PORTS_SCAN_INTERVAL,
-        "options": {"expires": PORTS_SCAN_INTERVAL},
-    },
-}
+# Seconds the platform waits for an instance's own engine to answer a call (published ports, readiness).
+INSTANCE_API_TIMEOUT = env.float("INSTANCE_API_TIMEOUT", default=5.0)
 
 # Registry mirror: what sandboxes pull from (issue 5). Read-only for sandboxes; seeded by `manage.py seed_mirror`.
 MIRROR_STORAGE = Path(env.str("MIRROR_STORAGE", default=str(DATA_DIR / "registry")))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
+import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,9 +34,14 @@ class Issued:
 
 
 def engine_tls(instance: Instance) -> EngineTls:
-    """Return the TLS the instance's engine serves with; issue (and keep the client half of) a new CA if none."""
+    """Return the TLS the instance's engine serves with; issue (and keep the client half of) a new CA if none.
+
+    The engine also trusts the platform's own client certificate (see platform_identity), with which the platform
+    watches it; the learner's clients verify the engine against the instance's CA alone.
+    """
+    platform_ca = platform_identity().ca_cert
     if instance.tls_server_cert:
-        return EngineTls(instance.tls_ca_cert, instance.tls_server_cert, instance.tls_server_key)
+        return EngineTls(instance.tls_ca_cert + platform_ca, instance.tls_server_cert, instance.tls_server_key)
     issued = issue(instance.hostname, valid_until=instance.session.expires_at + dt.timedelta(days=1))
     ClientBundle.objects.create(
         instance=instance,
@@ -40,7 +49,58 @@ def engine_tls(instance: Instance) -> EngineTls:
         client_cert=issued.client_cert,
         client_key=issued.client_key,
     )
-    return issued.engine
+    engine = issued.engine
+    return EngineTls(engine.ca_cert + platform_ca, engine.server_cert, engine.server_key)
+
+
+def instance_ca(instance: Instance) -> str:
+    """Return the CA that signed the instance engine's server certificate: docker-machine's, or one issued here."""
+    if instance.tls_server_cert:
+        return instance.tls_ca_cert
+    bundle = ClientBundle.objects.filter(instance=instance).values_list("ca_cert", flat=True).first()
+    return bundle or ""
+
+
+@dataclass(frozen=True)
+class PlatformIdentity:
+    """The client certificate the platform presents to instances' engines, and the CA they trust it by."""
+
+    ca_cert: str
+    cert_path: Path
+    key_path: Path
+
+
+@functools.cache
+def platform_identity() -> PlatformIdentity:
+    """Return the platform's client identity for instances' engines, made once per data directory."""
+    folder = settings.DATA_DIR / "engine-client"
+    if not (folder / "key.pem").exists():
+        _make_identity(folder)
+    return PlatformIdentity((folder / "ca.pem").read_text(), folder / "cert.pem", folder / "key.pem")
+
+
+def _make_identity(folder: Path) -> None:
+    # Every process (web, worker) must use the same identity: made aside, then renamed into place, so of two
+    # processes racing here one wins and the other reads the winner's.
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name("Playground platform client CA")
+    valid_until = timezone.now() + dt.timedelta(days=3650)
+    ca = _builder(ca_name, ca_name, ca_key, valid_until)
+    ca = ca.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+    ca_cert = ca.add_extension(_usage(cert_sign=True), critical=True).sign(ca_key, hashes.SHA256())
+    key, cert = _leaf(ca_cert, ca_key, "playground", ExtendedKeyUsageOID.CLIENT_AUTH, valid_until)
+    staging = Path(tempfile.mkdtemp(prefix=".engine-client-", dir=folder.parent))
+    (staging / "ca.pem").write_text(_pem(ca_cert))
+    (staging / "cert.pem").write_text(_pem(cert))
+    fd = os.open(staging / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(_key_pem(key))
+    try:
+        staging.rename(folder)
+    except OSError:
+        for path in staging.iterdir():
+            path.unlink()
+        staging.rmdir()
 
 
 def check(tls: EngineTls) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from django.conf import settings
 
 from sessions import engine
+from terminals import ports
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ class Hub:
         self._closing = False
         self._linger: asyncio.TimerHandle | None = None
         self._resuming: set[asyncio.Task[None]] = set()
+        # The instance's published ports, once known; followed for as long as the hub runs.
+        self.ports: list[int] | None = None
         self._task = asyncio.create_task(self._attach_while_watched())
 
     @property
@@ -195,6 +198,8 @@ class Hub:
         if self._stream is not None:
             await self._tell(viewer, "connect")
             await self.apply_size()
+        if self.ports is not None:
+            await self._send_ports(viewer)
         return viewer
 
     async def leave(self, viewer: Viewer) -> None:
@@ -266,6 +271,14 @@ class Hub:
             self._task.cancel()
 
     async def _attach_while_watched(self) -> None:
+        """Follow the instance's ports, and its tty; the hub ends when this does, and so does following."""
+        following = asyncio.create_task(ports.follow(self.instance, self._tell_ports))
+        try:
+            await self._attach_while_viewed()
+        finally:
+            following.cancel()
+
+    async def _attach_while_viewed(self) -> None:
         """Attach, pump until the tty ends, attach again while anyone watches; back off while that fails."""
         failures, status = 0, "connect"
         while True:
@@ -318,6 +331,19 @@ class Hub:
             await self._drop(viewer, e)
             return
         await self.catch_up(viewer)
+
+    async def _tell_ports(self, published: list[int]) -> None:
+        """Send every viewer the instance's published ports, when they changed."""
+        if published != self.ports:
+            self.ports = published
+            for viewer in list(self.viewers):
+                await self._send_ports(viewer)
+
+    async def _send_ports(self, viewer: Viewer) -> None:
+        try:
+            await viewer.send("instance docker ports", [{"instance": self.instance, "ports": self.ports}])
+        except Exception as e:  # noqa: BLE001 — see _send
+            await self._drop(viewer, e)
 
     async def _pump(self, stream: engine.TtyStream) -> None:
         while True:

@@ -132,7 +132,6 @@ def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
     }
     processes = Processes(env, tmp_path)
     processes.start("worker")
-    processes.start("ports")
     processes.start("beat")
     yield processes
     processes.stop_all()

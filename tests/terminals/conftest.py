@@ -6,7 +6,8 @@ import asyncio
 import copy
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from channels.testing import WebsocketCommunicator
 
 from playground.asgi import application
 from sessions.models import Playground
-from tests.conftest import Api
+from terminals import hub
+from tests.conftest import Api, sh
 from tests.daphne import start_daphne, stop_daphne
 
 # Our own Redis database, so channel-layer groups never mix with another run's (issue 3 → DB 3).
@@ -119,3 +121,43 @@ def seen(stream: str, cols: int = 80, rows: int = 24) -> str:
     pyte.Stream(screen).feed(stream)
     scrolled = ["".join(line[x].data for x in range(cols)) for line in screen.history.top]
     return "\n".join(line.rstrip() for line in [*scrolled, *screen.display])
+
+
+def publish_web(instance: dict[str, Any], *publish: str, name: str = "") -> None:
+    flags = " ".join(f"-p {p}" for p in publish) + (f" --name {name}" if name else "")
+    code, output = sh(instance, f"docker run -d {flags} busybox httpd -f -p 80")
+    assert code == 0, output
+
+
+class PortsViewer:
+    """A viewer of one instance's terminal that keeps the published ports it is told, as the page does."""
+
+    def __init__(self) -> None:
+        self.told: asyncio.Queue[tuple[float, list[int]]] = asyncio.Queue()
+
+    async def send(self, name: str, args: list[Any]) -> None:
+        if name == "instance docker ports":
+            await self.told.put((time.monotonic(), args[0]["ports"]))
+
+    async def until(self, ports: list[int], timeout: float = 10) -> float:
+        """Return when the viewer was told exactly these ports."""
+        async with asyncio.timeout(timeout):
+            while True:
+                at, told = await self.told.get()
+                if told == ports:
+                    return at
+
+
+@pytest.fixture
+async def viewing(live: Playground) -> AsyncIterator[Any]:
+    """Join instances' terminals as a viewer; leave them all at the end."""
+    joined: list[hub.Viewer] = []
+
+    async def view(instance: dict[str, Any]) -> PortsViewer:
+        viewer = PortsViewer()
+        joined.append(await hub.join(instance["name"], viewer.send, acknowledged=False, size=None))
+        return viewer
+
+    yield view
+    for viewer in joined:
+        await viewer.leave()

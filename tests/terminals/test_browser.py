@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect, sync_playwright
 
 from sessions.models import Playground
+from tests.router.conftest import BUILD_BUSYBOX
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
@@ -211,3 +212,18 @@ def test_it_opens_the_instance_named_in_the_link(page: Page) -> None:
     page.goto(page.url.split("#")[0] + first)
     expect(page.locator("#detail-hostname")).to_have_text("node1")
     expect(page.locator("li.active")).to_contain_text("node1")
+
+
+def test_it_shows_a_badge_for_a_port_published_inside_and_removes_it_when_stopped(page: Page) -> None:
+    start_with_a_node(page)
+    run(
+        page,
+        f"{BUILD_BUSYBOX} && docker run -d --name web -p 8080:80 busybox httpd -f -p 80 && echo RUN''NING",
+        "RUNNING",
+    )
+    badge = page.locator(".ports a.badge", has_text="8080")
+    expect(badge).to_be_visible(timeout=5_000)
+    assert badge.get_attribute("href", timeout=1_000).startswith("http://ip")
+
+    run(page, "docker stop -t 0 web && echo STOP''PED", "STOPPED")
+    expect(badge).to_have_count(0, timeout=5_000)

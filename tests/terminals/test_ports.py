@@ -1,0 +1,73 @@
+"""Ports published inside an instance reach its viewers from the instance engine's events; nothing polls."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from router import credentials
+from sessions import inner
+from sessions.models import Instance, Playground
+from tests.conftest import Api, sh
+from tests.router.conftest import with_busybox
+from tests.terminals.conftest import publish_web
+
+
+@sync_to_async
+def engine_of(instance: dict[str, Any]) -> inner.Engine:
+    identity = credentials.platform_identity()
+    ca = credentials.instance_ca(Instance.objects.get(name=instance["name"]))
+    return inner.Engine(instance["ip"], ca, identity.cert_path, identity.key_path)
+
+
+async def test_it_finds_ports_published_by_containers(live: Playground, api: Api) -> None:
+    instance = await sync_to_async(api.add)(await sync_to_async(api.start)())
+    engine = await engine_of(instance)
+    assert await inner.published_ports(engine, 5) == []
+    await sync_to_async(with_busybox)(instance)
+    await sync_to_async(publish_web)(instance, "8080:80", "9000-9002:9000-9002")
+    await sync_to_async(publish_web)(instance, "127.0.0.1:3000:80")
+    assert await inner.published_ports(engine, 5) == [3000, 8080, 9000, 9001, 9002]
+
+
+async def test_it_finds_ports_of_swarm_services(live: Playground, api: Api) -> None:
+    instance = await sync_to_async(api.add)(await sync_to_async(api.start)())
+    await sync_to_async(with_busybox)(instance)
+    code, output = await sync_to_async(sh)(instance, f"docker swarm init --advertise-addr {instance['ip']} >/dev/null")
+    assert code == 0, output
+    create = "docker service create -d -q --name web -p 8088:80 busybox httpd -f -p 80"
+    code, output = await sync_to_async(sh)(instance, create)
+    assert code == 0, output
+    assert 8088 in await inner.published_ports(await engine_of(instance), 5)
+
+
+async def test_it_tells_a_viewer_when_a_port_is_published_and_when_it_goes(
+    live: Playground, api: Api, viewing: Any
+) -> None:
+    assert not [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if "port" in entry["task"]]
+    instance = await sync_to_async(api.add)(await sync_to_async(api.start)())
+    await sync_to_async(with_busybox)(instance)
+    viewer = await viewing(instance)
+    await viewer.until([])
+
+    await sync_to_async(publish_web)(instance, "8080:80", name="web")
+    published = time.monotonic()
+    assert await viewer.until([8080]) - published < 5
+
+    await sync_to_async(sh)(instance, "docker stop -t 0 web")
+    stopped = time.monotonic()
+    assert await viewer.until([]) - stopped < 5
+
+
+async def test_a_viewer_who_joins_later_is_told_at_once(live: Playground, api: Api, viewing: Any) -> None:
+    instance = await sync_to_async(api.add)(await sync_to_async(api.start)())
+    await sync_to_async(with_busybox)(instance)
+    await sync_to_async(publish_web)(instance, "8080:80")
+    first = await viewing(instance)
+    await first.until([8080])
+
+    joined = time.monotonic()
+    assert await (await viewing(instance)).until([8080]) - joined < 0.5
