@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-# The sandbox engine puts every sandbox below this cgroup (daemon.json's cgroup-parent).
+# The sandbox engine puts every sandbox below this cgroup at the root of the hierarchy (daemon.json's
+# cgroup-parent "/playground"; without the slash dockerd nests it under its own cgroup, which this cannot find).
 CGROUP_PARENT = "playground"
 # What an instance is assumed to take before any runs to measure (an idle one takes ~40 MiB here).
 FIRST_INSTANCE_MB = 64
