@@ -146,7 +146,11 @@ SANDBOX_EGRESS = env.bool("SANDBOX_EGRESS", default=True)
 SESSIONS_PER_CLIENT = env.int("SESSIONS_PER_CLIENT", default=5)
 SANDBOX_SUBNET_POOL = env.str("SANDBOX_SUBNET_POOL", default="10.213.0.0/16")
 SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
-MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=60)
+# Instances one host runs at most. 0: as many as its memory holds past SANDBOX_MEMORY_RESERVE_MB, at what the
+# running ones take each (sessions/capacity.py); a positive number caps that.
+MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=0)
+if MAX_INSTANCES_PER_HOST < 0:
+    raise ImproperlyConfigured("MAX_INSTANCES_PER_HOST must be 0 (from the host's memory) or a positive cap")
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 # Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.

@@ -1,4 +1,4 @@
-"""How much more this host can take: memory measured on the sandboxes that run, and the engine's free disk."""
+"""How much more this host can take: its memory over what the running sandboxes take, and its free disk."""
 
 from __future__ import annotations
 
@@ -10,18 +10,28 @@ from django.conf import settings
 # The sandbox engine puts every sandbox below this cgroup at the root of the hierarchy (daemon.json's
 # cgroup-parent "/playground"; without the slash dockerd nests it under its own cgroup, which this cannot find).
 CGROUP_PARENT = "playground"
-# What an instance is assumed to take before any runs to measure (an idle one takes ~40 MiB here).
-FIRST_INSTANCE_MB = 64
+# The least an instance is expected to take, and the guess before any runs to measure: an idle one-node
+# instance holds 40–44 MiB of anonymous memory in its cgroup here, and its containerd shim ~3 MiB outside it.
+IDLE_INSTANCE_MB = 48
 MIB = 1024 * 1024
 
 
 def memory_available_mb(meminfo: str | None = None) -> int:
     """Return the host's MemAvailable in MiB."""
+    return _meminfo_mb("MemAvailable", meminfo)
+
+
+def memory_total_mb(meminfo: str | None = None) -> int:
+    """Return the host's MemTotal in MiB."""
+    return _meminfo_mb("MemTotal", meminfo)
+
+
+def _meminfo_mb(key: str, meminfo: str | None) -> int:
     text = meminfo if meminfo is not None else Path("/proc/meminfo").read_text()
     for line in text.splitlines():
-        if line.startswith("MemAvailable:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) // 1024
-    raise ValueError("no MemAvailable in /proc/meminfo")
+    raise ValueError(f"no {key} in /proc/meminfo")
 
 
 def sandboxes_memory_mb(root: Path = Path("/sys/fs/cgroup")) -> int | None:
@@ -40,10 +50,21 @@ def sandboxes_memory_mb(root: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 
 def per_instance_mb(running: int, used_mb: int | None) -> int:
-    """Return the memory one more instance is expected to take: the mean of those running."""
+    """Return the memory one more instance is expected to take: the mean of those running, at least an idle one's."""
     if not running or used_mb is None:
-        return FIRST_INSTANCE_MB
-    return max(FIRST_INSTANCE_MB, used_mb // running)
+        return IDLE_INSTANCE_MB
+    return max(IDLE_INSTANCE_MB, used_mb // running)
+
+
+def instance_limit(running: int, meminfo: str | None = None, cgroups: Path = Path("/sys/fs/cgroup")) -> int:
+    """Return how many instances this host holds, the running ones included."""
+    # MemTotal, not MemAvailable: this is what the host holds when full, so it does not shrink as instances
+    # start. The platform's own processes live in the reserve; refusal() still watches what is really free.
+    per_instance = per_instance_mb(running, sandboxes_memory_mb(cgroups))
+    limit = max(0, (memory_total_mb(meminfo) - settings.SANDBOX_MEMORY_RESERVE_MB) // per_instance)
+    if settings.MAX_INSTANCES_PER_HOST > 0:
+        return min(limit, settings.MAX_INSTANCES_PER_HOST)
+    return limit
 
 
 def disk_free_mb(engine_root: str) -> int:
