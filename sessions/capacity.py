@@ -1,4 +1,4 @@
-"""How much more this host can take: its memory over what the running sandboxes take, and its free disk."""
+"""How much more this host can take: its memory over what the running sandboxes take, its CPU, its free disk."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ CGROUP_PARENT = "playground"
 # The least an instance is expected to take, and the guess before any runs to measure: an idle one-node
 # instance holds 40–44 MiB of anonymous memory in its cgroup here, and its containerd shim ~3 MiB outside it.
 IDLE_INSTANCE_MB = 48
+# Without PSI the CPU counts as saturated past this 1-minute load average per core, when as many tasks wait as
+# run. Looser than PSI's limit because the load average also counts tasks waiting for the disk.
+LOAD_PER_CORE_LIMIT = 2.0
 MIB = 1024 * 1024
 
 
@@ -67,6 +70,33 @@ def instance_limit(running: int, meminfo: str | None = None, cgroups: Path = Pat
     return limit
 
 
+def cpu_saturation(proc: Path = Path("/proc")) -> str | None:
+    """Return how the host's CPU is saturated, or None while it has room for one more instance."""
+    limit = settings.SANDBOX_CPU_PRESSURE_LIMIT
+    if limit >= 100:
+        return None
+    try:
+        waited = cpu_pressure((proc / "pressure" / "cpu").read_text())
+    except OSError:  # no PSI: a kernel before 4.20, or one booted with psi=0, where reading fails
+        load = float((proc / "loadavg").read_text().split()[0])
+        cores = os.cpu_count() or 1
+        if load > LOAD_PER_CORE_LIMIT * cores:
+            return f"the server's CPU is saturated (a load average of {load:.1f} on {cores} cores)"
+        return None
+    if waited > limit:
+        return f"the server's CPU is saturated (tasks waited for a CPU {waited:.0f}% of the last 10 s)"
+    return None
+
+
+def cpu_pressure(psi: str) -> float:
+    """Return the percentage of the last 10 s in which some runnable task waited for a CPU (PSI's some avg10)."""
+    for line in psi.splitlines():
+        kind, *fields = line.split()
+        if kind == "some":
+            return float(dict(field.split("=") for field in fields)["avg10"])
+    raise ValueError("no 'some' line in /proc/pressure/cpu")
+
+
 def disk_free_mb(engine_root: str) -> int:
     stat = os.statvfs(engine_root)
     return stat.f_bavail * stat.f_frsize // MIB
@@ -78,6 +108,9 @@ def refusal(running: int, engine_root: str) -> str | None:
     available = memory_available_mb()
     if available - needed < settings.SANDBOX_MEMORY_RESERVE_MB:
         return f"the server is short of memory ({available} MiB free, {needed} MiB per instance)"
+    saturated = cpu_saturation()
+    if saturated:
+        return saturated
     free_mb = disk_free_mb(engine_root)
     if free_mb < settings.SANDBOX_DISK_RESERVE_MB:
         return f"the server is short of disk space ({free_mb} MiB free)"

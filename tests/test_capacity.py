@@ -1,8 +1,10 @@
 """One visitor cannot take the whole host; a host holds what its memory gives, and refuses new instances first
-when short of memory or disk."""
+when short of memory, CPU or disk."""
 
+import os
 from pathlib import Path
 
+import pytest
 from django.test import Client
 
 from sessions import capacity, engine
@@ -41,6 +43,30 @@ def test_it_holds_as_many_instances_as_its_memory_gives(tmp_path: Path, settings
     assert capacity.instance_limit(10, MEMINFO, tmp_path) == 100
     settings.SANDBOX_MEMORY_RESERVE_MB = 10**9  # type: ignore[attr-defined]
     assert capacity.instance_limit(10, MEMINFO, tmp_path) == 0
+
+
+def test_it_finds_the_cpu_saturated_past_the_pressure_limit(tmp_path: Path, settings: object) -> None:
+    settings.SANDBOX_CPU_PRESSURE_LIMIT = 80  # type: ignore[attr-defined]
+    (tmp_path / "pressure").mkdir()
+    psi = "some avg10={} avg60=20.00 avg300=5.00 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    (tmp_path / "pressure" / "cpu").write_text(psi.format("79.90"))
+    assert capacity.cpu_saturation(tmp_path) is None
+    (tmp_path / "pressure" / "cpu").write_text(psi.format("93.50"))
+    assert capacity.cpu_saturation(tmp_path) == (
+        "the server's CPU is saturated (tasks waited for a CPU 94% of the last 10 s)"
+    )
+    settings.SANDBOX_CPU_PRESSURE_LIMIT = 100  # type: ignore[attr-defined]
+    assert capacity.cpu_saturation(tmp_path) is None
+
+
+def test_it_falls_back_to_the_load_average_without_pressure_stall_information(tmp_path: Path) -> None:
+    cores = os.cpu_count() or 1
+    (tmp_path / "loadavg").write_text(f"{cores:.2f} 0.50 0.20 2/116 19430\n")
+    assert capacity.cpu_saturation(tmp_path) is None
+    (tmp_path / "loadavg").write_text(f"{3 * cores:.2f} 0.50 0.20 9/116 19430\n")
+    assert capacity.cpu_saturation(tmp_path) == (
+        f"the server's CPU is saturated (a load average of {3 * cores:.1f} on {cores} cores)"
+    )
 
 
 def test_it_reads_what_the_sandboxes_hold_from_their_cgroup(tmp_path: Path) -> None:
@@ -84,6 +110,18 @@ def test_it_refuses_an_instance_when_the_disk_runs_short(live: Playground, api: 
     settings.SANDBOX_DISK_RESERVE_MB = 10**9  # type: ignore[attr-defined]
     response = api.add(session_id, status=503)
     assert "short of disk space" in response["message"]
+    assert engine.labelled_objects(session_id)["containers"] == []
+
+
+def test_it_refuses_an_instance_while_the_cpu_is_saturated(live: Playground, api: Api, settings: object) -> None:
+    if not Path("/proc/pressure/cpu").exists():
+        pytest.skip("this kernel has no pressure stall information")
+    session_id = api.start()
+    # Even an idle host's 0.00 is above it.
+    settings.SANDBOX_CPU_PRESSURE_LIMIT = -1  # type: ignore[attr-defined]
+    response = api.add(session_id, status=503)
+    assert response["error"] == "out_of_capacity"
+    assert "CPU is saturated" in response["message"]
     assert engine.labelled_objects(session_id)["containers"] == []
 
 
