@@ -146,7 +146,15 @@ SANDBOX_EGRESS = env.bool("SANDBOX_EGRESS", default=True)
 SESSIONS_PER_CLIENT = env.int("SESSIONS_PER_CLIENT", default=5)
 SANDBOX_SUBNET_POOL = env.str("SANDBOX_SUBNET_POOL", default="10.213.0.0/16")
 SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
-MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=60)
+# Instances one host runs at most. 0: as many as its memory holds past SANDBOX_MEMORY_RESERVE_MB, at what the
+# running ones take each (sessions/capacity.py); a positive number caps that.
+MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=0)
+if MAX_INSTANCES_PER_HOST < 0:
+    raise ImproperlyConfigured("MAX_INSTANCES_PER_HOST must be 0 (from the host's memory) or a positive cap")
+# New instances are refused while tasks waited for a CPU more than this percentage of the last 10 s (PSI's
+# "some avg10"); 100 turns it off. Measured on 2 cores: starting instances one after another peaks near 25,
+# twice as many busy tasks as cores approach 100. At 80 tasks have queued most of those 10 s, not for one burst.
+SANDBOX_CPU_PRESSURE_LIMIT = env.float("SANDBOX_CPU_PRESSURE_LIMIT", default=80.0)
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 # Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.

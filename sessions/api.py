@@ -6,12 +6,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sessions import engine, parsing, sandboxes
+from sessions import capacity, engine, parsing, sandboxes
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
 
@@ -119,10 +118,10 @@ def ping(request: HttpRequest) -> HttpResponse:
     if not engine.ping():
         return error(503, "engine_unreachable", "the Docker engine does not answer")
     live = Instance.objects.live().count()
-    capacity = settings.MAX_INSTANCES_PER_HOST
-    if live >= capacity:
-        return error(507, "out_of_capacity", f"{live} of {capacity} instances in use")
-    return JsonResponse({"status": "ok", "instances": live, "capacity": capacity})
+    limit = capacity.instance_limit(live)
+    if live >= limit:
+        return error(507, "out_of_capacity", f"{live} of {limit} instances in use")
+    return JsonResponse({"status": "ok", "instances": live, "capacity": limit})
 
 
 @require_GET

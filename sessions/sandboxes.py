@@ -128,8 +128,9 @@ def start_session(
 
 def _check_capacity() -> None:
     live = Instance.objects.live().count()
-    if live >= settings.MAX_INSTANCES_PER_HOST:
-        raise OutOfCapacity("this server runs as many instances as it can; try again in a few minutes")
+    limit = capacity.instance_limit(live)
+    if live >= limit:
+        raise OutOfCapacity(f"this server runs as many instances as it holds ({limit}); try again in a few minutes")
     try:
         firewall.check()
         refusal = capacity.refusal(live, engine.data_root())

@@ -12,8 +12,11 @@ def test_it_answers_ping_when_the_engine_is_up(client: Client, docker_engine: No
 def test_it_answers_507_at_capacity(
     client: Client, docker_engine: None, playground: Playground, settings: object
 ) -> None:
-    settings.MAX_INSTANCES_PER_HOST = 0  # type: ignore[attr-defined]
-    assert client.get("/ping").status_code == 507
+    # A reserve larger than the host's memory leaves room for no instance.
+    settings.SANDBOX_MEMORY_RESERVE_MB = 10**9  # type: ignore[attr-defined]
+    response = client.get("/ping")
+    assert response.status_code == 507
+    assert response.json()["error"] == "out_of_capacity"
 
 
 def test_it_answers_503_when_the_engine_is_unreachable(client: Client, playground: Playground, monkeypatch) -> None:  # type: ignore[no-untyped-def]
