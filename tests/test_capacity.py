@@ -59,7 +59,8 @@ def test_it_finds_the_cpu_saturated_past_the_pressure_limit(tmp_path: Path, sett
     assert capacity.cpu_saturation(tmp_path) is None
 
 
-def test_it_falls_back_to_the_load_average_without_pressure_stall_information(tmp_path: Path) -> None:
+def test_it_falls_back_to_the_load_average_without_pressure_stall_information(tmp_path: Path, settings: object) -> None:
+    settings.SANDBOX_CPU_PRESSURE_LIMIT = 80  # type: ignore[attr-defined]
     cores = os.cpu_count() or 1
     (tmp_path / "loadavg").write_text(f"{cores:.2f} 0.50 0.20 2/116 19430\n")
     assert capacity.cpu_saturation(tmp_path) is None
