@@ -1,0 +1,443 @@
+"""Measure how one host copes with many idle learners: CPU, memory, instance start and keystroke echo as idle
+one-node sessions pile up.
+
+    .venv/bin/python bench/density.py [--steps 50,100,200,300] [--concurrency 4]   (as root, after bin/setup --dev)
+
+Starts the checkout's own Procfile processes (web, worker, beat, and ports where the Procfile has it) with a
+database, Redis database and deployment label of its own, then starts one-node sessions through the HTTP API, as
+a client would, up to each step's count. At N=0 and at each step, after letting the host settle 20 s:
+- CPU busy % of all CPUs over 30 s (/proc/stat; idle and iowait are not busy) and the 1-minute load average;
+- memory per instance: the anonymous memory of this run's sandboxes (total_rss of their cgroups below
+  `playground`), and the drop of MemAvailable since N=0, each divided by N;
+- ready time: POST /sessions/{id}/instances until its 200, in a fresh session, median of 3 (ended again);
+- keystroke echo p50 / p95 through the session WebSocket, 100 keys on the first idle instance (at N=0 on a
+  fresh one).
+Adding stops at the platform's 503 out_of_capacity; each session takes a /24 of SANDBOX_SUBNET_POOL, so the
+default /16 holds fewer than 254. On the way out, Ctrl-C and errors included, every session is ended, whatever
+still carries the run's label is removed from the engine and the processes are stopped. The default steps take
+a while: bench/run runs this only when named (`bench/run density`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import redis
+import requests
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = "unix:///run/playground/engine.sock"
+DEPLOYMENT = f"bench-density-{os.getpid()}"
+LABEL = f"label=playground.deployment={DEPLOYMENT}"
+DATA_DIR = ROOT / "var" / DEPLOYMENT
+REDIS_URL = "redis://127.0.0.1:6379/6"  # 0: a dev server, 3 and 4: the tests and the other benches
+PROCESSES = ("web", "worker", "beat", "ports")
+MAX_INSTANCES = 400
+SETTLE, CPU_WINDOW = 20.0, 30.0
+READY_SAMPLES, ECHO_SAMPLES, ECHO_WARMUP = 3, 100, 10
+# An instance answers within SANDBOX_READY_TIMEOUT (60 s) of its start, which waits on the engine under load.
+TIMEOUT = (5, 240)
+XHR = {"X-Requested-With": "XMLHttpRequest"}
+MIB = 2**20
+# Sessions must outlive the run and never be culled as idle, whatever the model's defaults become.
+CONFIGURE = (
+    "from datetime import timedelta; from sessions.models import Playground; "
+    "Playground.objects.update_or_create(domain='localhost', "
+    "defaults={'session_duration': timedelta(hours=24), 'idle_timeout': None})"
+)
+
+
+class Full(Exception):
+    """The platform answered 503 out_of_capacity."""
+
+
+class Platform:
+    """The checkout's Procfile processes on a port of their own, each in a process group, logging under DATA_DIR."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "playground.settings",
+            "DATA_DIR": str(DATA_DIR),
+            "DATABASE_URL": f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+            "REDIS_URL": REDIS_URL,
+            "SANDBOX_DEPLOYMENT": DEPLOYMENT,
+            "MAX_INSTANCES_PER_HOST": str(MAX_INSTANCES),
+            "SESSIONS_PER_CLIENT": "0",
+            "SESSION_STARTS_PER_MINUTE": "1000000",
+            "WEB_BIND": "127.0.0.1",
+            "WEB_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: list[IO[bytes]] = []
+        self.sessions: list[str] = []  # every session started, ended or not
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        DATA_DIR.mkdir(parents=True)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--verbosity=0"], cwd=ROOT, env=self.env, check=True, timeout=120)
+        configure = [*manage, "shell", "--verbosity=0", "-c", CONFIGURE]
+        subprocess.run(configure, cwd=ROOT, env=self.env, check=True, timeout=60)
+        lines = (line.partition(":") for line in (ROOT / "Procfile").read_text().splitlines())
+        procfile = {name.strip(): command.strip() for name, _, command in lines}
+        for name in PROCESSES:
+            if procfile.get(name):
+                log = (DATA_DIR / f"{name}.log").open("ab")
+                self.logs.append(log)
+                # exec: the process waited for on stopping is the server itself, not a shell that exits first.
+                self.running[name] = subprocess.Popen(
+                    f"exec {procfile[name]}",
+                    shell=True,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        deadline = time.monotonic() + 60
+        while not self._answers():
+            self.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the web server did not answer {self.base}/ping within 60 s")
+            time.sleep(0.5)
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.base}/ping", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def check(self) -> None:
+        """Raise if a process has died: the figures would describe a platform that is not all there."""
+        for name, process in self.running.items():
+            if process.poll() is not None:
+                tail = (DATA_DIR / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def stop(self) -> None:
+        for process in self.running.values():
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in self.running.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.running.clear()
+        for log in self.logs:
+            log.close()
+
+    def start_session(self) -> str:
+        session_id = str(answer(requests.post(f"{self.base}/", headers=XHR, timeout=TIMEOUT))["session_id"])
+        with self.lock:
+            self.sessions.append(session_id)
+        return session_id
+
+    def add_instance(self, session_id: str) -> str:
+        url = f"{self.base}/sessions/{session_id}/instances"
+        return str(answer(requests.post(url, json={}, timeout=TIMEOUT))["name"])
+
+    def end_session(self, session_id: str) -> None:
+        answer(requests.delete(f"{self.base}/sessions/{session_id}", timeout=TIMEOUT))
+
+    def one_node_session(self) -> tuple[str, str, float]:
+        """Start a session with one instance; return its id, the instance's name and the instance's ready time."""
+        session_id = self.start_session()
+        started = time.monotonic()
+        try:
+            name = self.add_instance(session_id)
+        except Exception:
+            self.end_session(session_id)
+            raise
+        return session_id, name, time.monotonic() - started
+
+
+def answer(response: requests.Response) -> dict[str, Any]:
+    body = response.json() if response.headers.get("Content-Type") == "application/json" else {}
+    if response.status_code == 503 and body.get("error") == "out_of_capacity":
+        raise Full(body.get("message", ""))
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.request.method} {response.url}: {response.status_code} {response.text[:500]}")
+    return dict(body)
+
+
+def grow(platform: Platform, idle: list[tuple[str, str]], target: int, concurrency: int) -> str | None:
+    """Add idle one-node sessions, concurrency at a time, until there are target; return a capacity refusal."""
+    refusals: list[str] = []
+
+    def add() -> None:
+        if refusals:
+            return
+        try:
+            session_id, name, _ = platform.one_node_session()
+        except Full as e:
+            refusals.append(str(e))
+            return
+        with platform.lock:
+            idle.append((session_id, name))
+
+    pool = ThreadPoolExecutor(concurrency)
+    try:
+        for future in [pool.submit(add) for _ in range(target - len(idle))]:
+            future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return refusals[0] if refusals else None
+
+
+def cpu_busy_percent(seconds: float) -> float:
+    def times() -> tuple[int, int]:
+        # user nice system idle iowait irq softirq steal; guest time is already counted in user.
+        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return sum(ticks), ticks[3] + ticks[4]
+
+    total, idle = times()
+    time.sleep(seconds)
+    total_after, idle_after = times()
+    return 100 * (1 - (idle_after - idle) / (total_after - total))
+
+
+def memory_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+
+def sandboxes_rss_mib() -> float:
+    """Return the anonymous memory of this run's sandboxes, summed over their memory cgroups."""
+    # Only this run's: other deployments (a dev server, a test run) may share the engine and its `playground`
+    # cgroup. Found through each sandbox's PID 1, since `playground` lies below the engine's own memory cgroup
+    # when the engine does not run in the root one.
+    containers = docker("ps", "--quiet", "--filter", LABEL).split()
+    pids = docker("inspect", "--format", "{{.State.Pid}}", *containers).split() if containers else []
+    return sum(anonymous_memory(int(pid)) for pid in pids) / MIB
+
+
+def anonymous_memory(pid: int) -> int:
+    """Return the anonymous memory, in bytes, of the memory cgroup of a process (cgroup v1 or v2)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            stat, key = Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.stat"), "total_rss"
+        elif controllers == "":
+            stat, key = Path("/sys/fs/cgroup", path.lstrip("/"), "memory.stat"), "anon"
+        else:
+            continue
+        if stat.exists():
+            return int(dict(entry.split() for entry in stat.read_text().splitlines())[key])
+    raise RuntimeError(f"no memory cgroup for process {pid}")
+
+
+async def echo_times(base: str, session_id: str, instance: str) -> list[float]:
+    """Type one key at a time into the instance's terminal and time until its echo; return milliseconds."""
+    url = base.replace("http://", "ws://") + f"/sessions/{session_id}/ws/"
+    async with asyncio.timeout(120), connect(url, open_timeout=10, close_timeout=5) as ws:
+        await ws.send(json.dumps({"name": "instance viewport resize", "args": [120, 40]}))
+        # A token of this run's own: what the terminal printed before (replayed on connecting) never matches it.
+        token = secrets.token_hex(4)
+        await _type(ws, instance, f"echo {token}-$((6*7))\r")
+        await _read_until(ws, instance, f"{token}-42")
+        await _drain(ws)
+        times = []
+        for n in range(ECHO_WARMUP + ECHO_SAMPLES):
+            started = time.perf_counter()
+            await _type(ws, instance, "z")
+            await _read_until(ws, instance, "z")
+            if n >= ECHO_WARMUP:
+                times.append((time.perf_counter() - started) * 1000)
+            if n % 50 == 49:
+                await _type(ws, instance, "\x15")  # ^U: a short line, so no redraw of a wrapped line skews a sample
+                await _drain(ws)
+        await _type(ws, instance, "\x15")
+    return times
+
+
+async def _type(ws: ClientConnection, instance: str, keys: str) -> None:
+    await ws.send(json.dumps({"name": "instance terminal in", "args": [instance, keys]}))
+
+
+async def _read_until(ws: ClientConnection, instance: str, needle: str) -> None:
+    seen = ""
+    while needle not in seen:
+        event = json.loads(await ws.recv())
+        if event["name"] == "instance terminal out" and event["args"][0] == instance:
+            seen = (seen + event["args"][1])[-200:]
+
+
+async def _drain(ws: ClientConnection, quiet: float = 0.5) -> None:
+    while True:
+        try:
+            await asyncio.wait_for(ws.recv(), quiet)
+        except TimeoutError:
+            return
+
+
+HEADER = (
+    "| N | CPU busy % | load1 | MiB/instance (cgroup) | MiB/instance (MemAvailable) | ready p50 s | echo p50 ms "
+    "| echo p95 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+@dataclass
+class Row:
+    n: int
+    busy: float
+    load1: float
+    cgroup_mib: float | None = None
+    available_mib: float | None = None
+    ready: list[float] = field(default_factory=list)
+    echo: list[float] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        p95 = statistics.quantiles(self.echo, n=20)[18] if len(self.echo) > 1 else None
+        cells = [
+            str(self.n),
+            f"{self.busy:.1f}",
+            f"{self.load1:.2f}",
+            _cell(self.cgroup_mib, ".1f"),
+            _cell(self.available_mib, ".1f"),
+            _cell(statistics.median(self.ready) if self.ready else None, ".2f"),
+            _cell(statistics.median(self.echo) if self.echo else None, ".2f"),
+            _cell(p95, ".2f"),
+        ]
+        return f"| {' | '.join(cells)} |"
+
+
+def _cell(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def measure(platform: Platform, idle: list[tuple[str, str]], available_at_0: float) -> Row:
+    """Measure the host once it has settled; the instances started for the ready time are ended again."""
+    time.sleep(SETTLE)
+    platform.check()
+    row = Row(len(idle), cpu_busy_percent(CPU_WINDOW), os.getloadavg()[0])
+    if idle:
+        row.cgroup_mib = sandboxes_rss_mib() / len(idle)
+        row.available_mib = (available_at_0 - memory_available_mib()) / len(idle)
+        row.echo = asyncio.run(echo_times(platform.base, *idle[0]))
+    for _ in range(READY_SAMPLES):
+        try:
+            session_id, name, seconds = platform.one_node_session()
+        except Full:
+            break
+        try:
+            row.ready.append(seconds)
+            if not row.echo:  # the empty host: no idle instance to type into
+                row.echo = asyncio.run(echo_times(platform.base, session_id, name))
+        finally:
+            platform.end_session(session_id)
+    platform.check()
+    return row
+
+
+def run(platform: Platform, steps: list[int], concurrency: int, rows: list[Row]) -> str:
+    """Measure at N=0 and at every step into rows; return why adding stopped early, or an empty string."""
+    idle: list[tuple[str, str]] = []
+    print(HEADER, flush=True)
+    available_at_0 = memory_available_mib()
+    for target in [0, *steps]:
+        started = time.monotonic()
+        refusal = grow(platform, idle, target, concurrency)
+        if target:
+            print(f"({len(idle)} idle sessions, added in {time.monotonic() - started:.0f} s)", file=sys.stderr)
+        rows.append(measure(platform, idle, available_at_0))
+        print(rows[-1].markdown(), flush=True)
+        if refusal is not None:
+            return f"stopped adding at N={len(idle)} of {target}: 503 out_of_capacity: {refusal}"
+    return ""
+
+
+def docker(*args: str) -> str:
+    done = subprocess.run(["docker", "-H", ENGINE, *args], capture_output=True, text=True, timeout=120)
+    return done.stdout.strip()
+
+
+def leftovers() -> dict[str, list[str]]:
+    """List what the engine still holds with this run's label."""
+    return {
+        "container": docker("ps", "--all", "--quiet", "--filter", LABEL).split(),
+        "volume": docker("volume", "ls", "--quiet", "--filter", LABEL).split(),
+        "network": docker("network", "ls", "--quiet", "--filter", LABEL).split(),
+    }
+
+
+def clean_up(platform: Platform) -> None:
+    """End every session through the platform, stop its processes, then remove whatever the engine still holds."""
+    for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not leave sandboxes behind
+        signal.signal(number, signal.SIG_IGN)
+    print(f"ending {len(platform.sessions)} sessions and stopping the platform", flush=True)
+    if platform.running.get("web") and platform.running["web"].poll() is None:
+        _each(platform.end_session, platform.sessions, workers=4)
+    platform.stop()
+    removers = {"container": ["rm", "--force", "--volumes"], "volume": ["volume", "rm", "--force"]}
+    for kind, names in leftovers().items():  # containers first: they hold the volumes and networks
+        if names:
+            docker(*removers.get(kind, ["network", "rm"]), *names)
+    left = leftovers()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    if any(left.values()):
+        print(f"LEFT BEHIND on the engine: {left}; logs in {DATA_DIR}", file=sys.stderr, flush=True)
+    else:
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
+def _each(do: Callable[[str], None], items: list[str], workers: int) -> None:
+    def quietly(item: str) -> None:
+        try:
+            do(item)
+        except Exception as e:
+            print(f"  {item}: {e}", file=sys.stderr, flush=True)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(quietly, items))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", default="50,100,200,300", help="idle sessions to measure at, increasing")
+    parser.add_argument("--concurrency", type=int, default=4, help="sessions started at once")
+    args = parser.parse_args()
+    steps = [int(n) for n in args.steps.split(",")]
+    if steps != sorted(set(steps)) or not 0 < steps[0] <= steps[-1] <= MAX_INSTANCES:
+        parser.error(f"--steps must increase, from 1 to at most {MAX_INSTANCES}")
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    print(f"{os.cpu_count()} CPUs; deployment {DEPLOYMENT}; Procfile: {', '.join(PROCESSES)} where present", flush=True)
+    platform = Platform()
+    rows: list[Row] = []
+    try:
+        platform.start()
+        print(f"running: {', '.join(platform.running)} on {platform.base}", flush=True)
+        stopped = run(platform, steps, max(1, args.concurrency), rows)
+    finally:
+        clean_up(platform)
+    print("\n".join(["", HEADER, *(row.markdown() for row in rows), stopped]))
+
+
+if __name__ == "__main__":
+    main()
