@@ -1,21 +1,24 @@
 """Measure how one host copes with many idle learners: CPU, memory, instance start and keystroke echo as idle
 one-node sessions pile up.
 
-    .venv/bin/python bench/density.py [--steps 50,100,200,300] [--concurrency 4]   (as root, after bin/setup --dev)
+    .venv/bin/python bench/density.py [--steps 50,100,200,300] [--concurrency 4] [--no-viewers]
+    (as root, after bin/setup --dev)
 
 Starts the checkout's own Procfile processes (web, worker, beat, and ports where the Procfile has it) with a
-database, Redis database and deployment label of its own, then starts one-node sessions through the HTTP API, as
-a client would, up to each step's count. At N=0 and at each step, after letting the host settle 20 s:
+database, Redis database and deployment label of its own and the platform's default capacity settings, then
+starts one-node sessions through the HTTP API, as a client would, up to each step's count, and keeps each one's
+page open (a session WebSocket, as an idle learner's tab; not with --no-viewers). At N=0 and at each step,
+after letting the host settle 20 s:
 - CPU busy % of all CPUs over 30 s (/proc/stat; idle and iowait are not busy) and the 1-minute load average;
 - memory per instance: the anonymous memory of this run's sandboxes (total_rss of their cgroups below
   `playground`), and the drop of MemAvailable since N=0, each divided by N;
 - ready time: POST /sessions/{id}/instances until its 200, in a fresh session, median of 3 (ended again);
 - keystroke echo p50 / p95 through the session WebSocket, 100 keys on the first idle instance (at N=0 on a
   fresh one).
-Adding stops at the platform's 503 out_of_capacity; each session takes a /24 of SANDBOX_SUBNET_POOL, so the
-default /16 holds fewer than 254. On the way out, Ctrl-C and errors included, every session is ended, whatever
-still carries the run's label is removed from the engine and the processes are stopped. The default steps take
-a while: bench/run runs this only when named (`bench/run density`).
+Adding stops at the platform's 503 out_of_capacity, except one for a saturated CPU: that start is tried again
+10 s later, as a learner would, and counted. On the way out, Ctrl-C and errors included, every session is
+ended, whatever still carries the run's label is removed from the engine and the processes are stopped. The
+default steps take a while: bench/run runs this only when named (`bench/run density`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ REDIS_URL = "redis://127.0.0.1:6379/6"  # 0: a dev server, 3 and 4: the tests an
 PROCESSES = ("web", "worker", "beat", "ports")
 MAX_INSTANCES = 400
 SETTLE, CPU_WINDOW = 20.0, 30.0
+# A start refused while the CPU is saturated (SANDBOX_CPU_PRESSURE_LIMIT) is tried again this often, then given up.
+CPU_RETRIES, CPU_RETRY_SECONDS = 12, 10.0
 READY_SAMPLES, ECHO_SAMPLES, ECHO_WARMUP = 3, 100, 10
 # An instance answers within SANDBOX_READY_TIMEOUT (60 s) of its start, which waits on the engine under load.
 TIMEOUT = (5, 240)
@@ -84,7 +89,6 @@ class Platform:
             "DATABASE_URL": f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
             "REDIS_URL": REDIS_URL,
             "SANDBOX_DEPLOYMENT": DEPLOYMENT,
-            "MAX_INSTANCES_PER_HOST": str(MAX_INSTANCES),
             "SESSIONS_PER_CLIENT": "0",
             "SESSION_STARTS_PER_MINUTE": "1000000",
             "WEB_BIND": "127.0.0.1",
@@ -94,6 +98,7 @@ class Platform:
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: list[IO[bytes]] = []
         self.sessions: list[str] = []  # every session started, ended or not
+        self.cpu_refusals = 0
         self.lock = threading.Lock()
 
     def start(self) -> None:
@@ -185,18 +190,65 @@ def answer(response: requests.Response) -> dict[str, Any]:
     return dict(body)
 
 
-def grow(platform: Platform, idle: list[tuple[str, str]], target: int, concurrency: int) -> str | None:
+class Viewers:
+    """Keep a learner's page open on every idle session: one session WebSocket each, read and discarded.
+
+    That is what an idle learner costs the web process: a terminal hub per instance, attached to its tty, and
+    the following of its published ports.
+    """
+
+    def __init__(self, base: str) -> None:
+        self.url = base.replace("http://", "ws://")
+        self.loop = asyncio.new_event_loop()
+        self.tasks: list[asyncio.Task[None]] = []
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def open(self, session_id: str) -> None:
+        async def start() -> None:
+            self.tasks.append(asyncio.create_task(self._view(session_id)))
+
+        asyncio.run_coroutine_threadsafe(start(), self.loop).result(timeout=10)
+
+    async def _view(self, session_id: str) -> None:
+        async with connect(f"{self.url}/sessions/{session_id}/ws/", open_timeout=30, max_size=None) as ws:
+            await ws.send(json.dumps({"name": "instance viewport resize", "args": [120, 40]}))
+            async for _ in ws:
+                pass
+
+    def close(self) -> None:
+        async def stop() -> None:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def grow(
+    platform: Platform, idle: list[tuple[str, str]], target: int, concurrency: int, viewers: Viewers | None
+) -> str | None:
     """Add idle one-node sessions, concurrency at a time, until there are target; return a capacity refusal."""
     refusals: list[str] = []
 
     def add() -> None:
         if refusals:
             return
-        try:
-            session_id, name, _ = platform.one_node_session()
-        except Full as e:
-            refusals.append(str(e))
+        for _attempt in range(CPU_RETRIES + 1):
+            try:
+                session_id, name, _ = platform.one_node_session()
+                break
+            except Full as e:
+                if "CPU" not in str(e):
+                    refusals.append(str(e))
+                    return
+                platform.cpu_refusals += 1
+                time.sleep(CPU_RETRY_SECONDS)  # as a learner would try again a little later
+        else:
+            refusals.append("the CPU stayed saturated")
             return
+        if viewers is not None:
+            viewers.open(session_id)
         with platform.lock:
             idle.append((session_id, name))
 
@@ -356,14 +408,14 @@ def measure(platform: Platform, idle: list[tuple[str, str]], available_at_0: flo
     return row
 
 
-def run(platform: Platform, steps: list[int], concurrency: int, rows: list[Row]) -> str:
+def run(platform: Platform, steps: list[int], concurrency: int, rows: list[Row], viewers: Viewers | None) -> str:
     """Measure at N=0 and at every step into rows; return why adding stopped early, or an empty string."""
     idle: list[tuple[str, str]] = []
     print(HEADER, flush=True)
     available_at_0 = memory_available_mib()
     for target in [0, *steps]:
         started = time.monotonic()
-        refusal = grow(platform, idle, target, concurrency)
+        refusal = grow(platform, idle, target, concurrency, viewers)
         if target:
             print(f"({len(idle)} idle sessions, added in {time.monotonic() - started:.0f} s)", file=sys.stderr)
         rows.append(measure(platform, idle, available_at_0))
@@ -422,6 +474,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", default="50,100,200,300", help="idle sessions to measure at, increasing")
     parser.add_argument("--concurrency", type=int, default=4, help="sessions started at once")
+    parser.add_argument("--no-viewers", action="store_true", help="leave the idle sessions without an open page")
     args = parser.parse_args()
     steps = [int(n) for n in args.steps.split(",")]
     if steps != sorted(set(steps)) or not 0 < steps[0] <= steps[-1] <= MAX_INSTANCES:
@@ -433,9 +486,16 @@ def main() -> None:
     try:
         platform.start()
         print(f"running: {', '.join(platform.running)} on {platform.base}", flush=True)
-        stopped = run(platform, steps, max(1, args.concurrency), rows)
+        viewers = None if args.no_viewers else Viewers(platform.base)
+        try:
+            stopped = run(platform, steps, max(1, args.concurrency), rows, viewers)
+        finally:
+            if viewers is not None:
+                viewers.close()
     finally:
         clean_up(platform)
+    if platform.cpu_refusals:
+        stopped += f"\n{platform.cpu_refusals} starts were refused for a saturated CPU and tried again"
     print("\n".join(["", HEADER, *(row.markdown() for row in rows), stopped]))
 
 

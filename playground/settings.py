@@ -145,6 +145,9 @@ SANDBOX_EGRESS = env.bool("SANDBOX_EGRESS", default=True)
 # Sessions one client address may hold at once.
 SESSIONS_PER_CLIENT = env.int("SESSIONS_PER_CLIENT", default=5)
 SANDBOX_SUBNET_POOL = env.str("SANDBOX_SUBNET_POOL", default="10.213.0.0/16")
+# Each session's network is a free subnet of this size in the pool: a /26 holds 61 instances, and the default pool
+# about a thousand sessions (a /24 each held only 254 sessions, fewer than one host runs).
+SESSION_SUBNET_PREFIX = env.int("SESSION_SUBNET_PREFIX", default=26)
 SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
 # Instances one host runs at most. 0: as many as its memory holds past SANDBOX_MEMORY_RESERVE_MB, at what the
 # running ones take each (sessions/capacity.py); a positive number caps that.

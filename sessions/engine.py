@@ -143,13 +143,13 @@ def _used_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def create_session_network(session_id: str) -> None:
-    """Create the bridge network private to one session, on a free /24 of the pool."""
+    """Create the bridge network private to one session, on a free subnet of the pool."""
     try:
         used = _used_subnets()
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not list the engine's networks: {e}") from e
     pool = ipaddress.ip_network(settings.SANDBOX_SUBNET_POOL)
-    free = [subnet for subnet in pool.subnets(new_prefix=24) if not any(subnet.overlaps(u) for u in used)]
+    free = [subnet for subnet in pool.subnets(new_prefix=settings.SESSION_SUBNET_PREFIX) if not any(subnet.overlaps(u) for u in used)]
     # A random free subnet, not the first: addresses an ended session used are not handed out again at once,
     # so nothing still pointing at them (a cached route, an old tunnel) meets the next session's instances.
     random.shuffle(free)

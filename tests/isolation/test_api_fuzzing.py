@@ -22,7 +22,7 @@ SESSION_BODIES = r"^/sessions/\{session_id\}/(instances|ssh-keys|extend)"
 
 @pytest.fixture
 def server(live: Playground, tmp_path: Path) -> Iterator[Daphne]:
-    # Valid starts make real session networks, each a /24 of the pool: a few are enough, the rest get 429.
+    # Valid starts make real session networks, each a subnet of the pool: a few are enough, the rest get 429.
     started = start_daphne(tmp_path / "daphne.log", SESSION_STARTS_PER_MINUTE="5")
     yield started
     stop_daphne(started)
