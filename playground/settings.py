@@ -207,7 +207,7 @@ ROUTER_PORT = env.int("ROUTER_PORT", default=8443)
 ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=os.cpu_count() or 1)
 # The port learners' browsers and CLIs reach the router on (differs behind a balancer or port mapping).
 ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
-# Seconds the platform waits for an instance's own engine to answer a call (published ports, readiness).
+# Seconds the platform waits for an instance's own engine to answer a call (its published ports).
 INSTANCE_API_TIMEOUT = env.float("INSTANCE_API_TIMEOUT", default=5.0)
 
 # Registry mirror: what sandboxes pull from (issue 5). Read-only for sandboxes; seeded by `manage.py seed_mirror`.

@@ -41,7 +41,9 @@ def engine_tls(instance: Instance) -> EngineTls:
     """
     platform_ca = platform_identity().ca_cert
     if instance.tls_server_cert:
-        return EngineTls(instance.tls_ca_cert + platform_ca, instance.tls_server_cert, instance.tls_server_key)
+        # A posted CA may lack its last newline; PEM blocks run together would be read as none.
+        trusted = instance.tls_ca_cert.rstrip() + "\n" + platform_ca
+        return EngineTls(trusted, instance.tls_server_cert, instance.tls_server_key)
     issued = issue(instance.hostname, valid_until=instance.session.expires_at + dt.timedelta(days=1))
     ClientBundle.objects.create(
         instance=instance,
@@ -53,12 +55,11 @@ def engine_tls(instance: Instance) -> EngineTls:
     return EngineTls(engine.ca_cert + platform_ca, engine.server_cert, engine.server_key)
 
 
-def instance_ca(instance: Instance) -> str:
+def instance_ca(instance: Instance) -> str | None:
     """Return the CA that signed the instance engine's server certificate: docker-machine's, or one issued here."""
     if instance.tls_server_cert:
         return instance.tls_ca_cert
-    bundle = ClientBundle.objects.filter(instance=instance).values_list("ca_cert", flat=True).first()
-    return bundle or ""
+    return ClientBundle.objects.filter(instance=instance).values_list("ca_cert", flat=True).first()
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class PlatformIdentity:
 
 @functools.cache
 def platform_identity() -> PlatformIdentity:
-    """Return the platform's client identity for instances' engines, made once per data directory."""
+    """Return the platform's client identity for instances' engines, made once for the data directory."""
     folder = settings.DATA_DIR / "engine-client"
     if not (folder / "key.pem").exists():
         _make_identity(folder)

@@ -149,7 +149,11 @@ def create_session_network(session_id: str) -> None:
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not list the engine's networks: {e}") from e
     pool = ipaddress.ip_network(settings.SANDBOX_SUBNET_POOL)
-    free = [subnet for subnet in pool.subnets(new_prefix=settings.SESSION_SUBNET_PREFIX) if not any(subnet.overlaps(u) for u in used)]
+    free = [
+        subnet
+        for subnet in pool.subnets(new_prefix=settings.SESSION_SUBNET_PREFIX)
+        if not any(subnet.overlaps(u) for u in used)
+    ]
     # A random free subnet, not the first: addresses an ended session used are not handed out again at once,
     # so nothing still pointing at them (a cached route, an old tunnel) meets the next session's instances.
     random.shuffle(free)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
+import socket
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from sessions.engine import ENGINE_TLS_PORT
 
@@ -33,27 +35,35 @@ class Unanswered(Exception):
     """The instance's engine did not answer as an engine does: refused, too slow, too long, or not HTTP."""
 
 
-@dataclass(frozen=True)
-class Engine:
-    """Where an instance's engine listens, the CA its server certificate must chain to, and how we sign in."""
+class InstanceEngine:
+    """An instance's engine: where it listens, how its server is recognised, and how the platform signs in."""
 
-    ip: str
-    server_ca: str
-    client_cert: Path
-    client_key: Path
+    def __init__(
+        self, ip: str, server_ca: str, client: tuple[Path, Path], server_cert: str = "", port: int = ENGINE_TLS_PORT
+    ) -> None:
+        """Build the TLS context (file reads: call this off the event loop).
 
-    @functools.cached_property
-    def tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cadata=self.server_ca)
-        # The server certificate names the router's wildcard, not this address; the CA is the instance's own,
-        # so a stale address that now leads to another instance is still refused.
-        context.check_hostname = False
-        context.load_cert_chain(self.client_cert, self.client_key)
-        return context
+        server_ca is the CA the server's certificate must chain to. An issued CA is the instance's own, so an
+        address that now leads to another instance is refused; a docker-machine CA signs all of a client's machines,
+        so their certificate (server_cert) is pinned too.
+        """
+        self.ip, self.port = ip, port
+        self.tls = ssl.create_default_context(cadata=server_ca)
+        # The server certificate names the router's wildcard, not this address.
+        self.tls.check_hostname = False
+        # Python 3.13 makes the default strict: certificates without key identifiers (ours, docker-machine's)
+        # would be refused.
+        self.tls.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
+        self.tls.load_cert_chain(*client)
+        self.pinned = _der(server_cert) if server_cert else None
+
+
+def _der(pem: str) -> bytes:
+    return x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
 
 
 @contextlib.asynccontextmanager
-async def _deadline(engine: Engine, timeout: float) -> AsyncIterator[None]:
+async def _deadline(engine: InstanceEngine, timeout: float) -> AsyncIterator[None]:
     """Bound what the block waits for the engine; raise Unanswered when that runs out."""
     try:
         async with asyncio.timeout(timeout):
@@ -62,15 +72,18 @@ async def _deadline(engine: Engine, timeout: float) -> AsyncIterator[None]:
         raise Unanswered(f"{engine.ip}: no answer within {timeout:g}s") from e
 
 
-async def _request(engine: Engine, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _request(engine: InstanceEngine, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Send a GET and return the connection positioned at the body of a 200 answer (callers bound the time)."""
     # HTTP/1.0: the engine answers without chunking and closes at the end, so the body is all that follows.
     request = f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
     try:
-        reader, writer = await asyncio.open_connection(engine.ip, ENGINE_TLS_PORT, ssl=engine.tls, limit=HEAD_LIMIT)
+        reader, writer = await asyncio.open_connection(engine.ip, engine.port, ssl=engine.tls, limit=HEAD_LIMIT)
     except (OSError, ssl.SSLError) as e:
         raise Unanswered(f"{engine.ip}: {str(e) or type(e).__name__}") from e
     try:
+        peer = writer.get_extra_info("ssl_object")
+        if engine.pinned and (peer is None or peer.getpeercert(binary_form=True) != engine.pinned):
+            raise Unanswered(f"{engine.ip}: not the instance's own server certificate")
         writer.write(request)
         status = await reader.readline()
         head = len(status)
@@ -89,7 +102,7 @@ async def _request(engine: Engine, path: str) -> tuple[asyncio.StreamReader, asy
     return reader, writer
 
 
-async def _get_json(engine: Engine, path: str) -> Any:
+async def _get_json(engine: InstanceEngine, path: str) -> Any:
     """Return the JSON answer to a GET, of at most ANSWER_LIMIT bytes (callers bound the time)."""
     reader, writer = await _request(engine, path)
     try:
@@ -108,7 +121,7 @@ async def _get_json(engine: Engine, path: str) -> Any:
         raise Unanswered(f"{engine.ip}: an answer that is not JSON") from e
 
 
-async def published_ports(engine: Engine, timeout: float) -> list[int]:
+async def published_ports(engine: InstanceEngine, timeout: float) -> list[int]:
     """Return the host ports published by the engine's containers and (on a swarm manager) services, ascending."""
     async with _deadline(engine, timeout):
         containers = await _get_json(engine, "/containers/json")
@@ -132,29 +145,37 @@ def _list(value: object) -> list[dict[str, Any]]:
 
 
 def _number(value: object) -> int:
-    return value if isinstance(value, int) and 0 < value < 65536 else 0
+    return value if type(value) is int and 0 < value < 65536 else 0
 
 
 @contextlib.asynccontextmanager
-async def doorbell(engine: Engine, timeout: float) -> AsyncIterator[Doorbell]:
-    """Open the engine's event stream for what changes published ports, and ring on each burst of events."""
+async def doorbell(engine: InstanceEngine, timeout: float) -> AsyncIterator[Doorbell]:
+    """Open the engine's event stream for what changes published ports; it rings on every burst of events."""
     async with _deadline(engine, timeout):
         reader, writer = await _request(engine, f"/events?filters={quote(_EVENTS, safe='')}")
+    sock = writer.get_extra_info("socket")
+    # An idle stream whose other end vanished (a frozen sandbox, a dropped route) is noticed within minutes.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in ((socket.TCP_KEEPIDLE, 60), (socket.TCP_KEEPINTVL, 10), (socket.TCP_KEEPCNT, 3)):
+        sock.setsockopt(socket.IPPROTO_TCP, option, value)
     try:
-        yield Doorbell(reader)
+        yield Doorbell(engine.ip, reader)
     finally:
         writer.close()
 
 
 class Doorbell:
-    def __init__(self, reader: asyncio.StreamReader) -> None:
+    """An engine's event stream, read only to know that something happened."""
+
+    def __init__(self, ip: str, reader: asyncio.StreamReader) -> None:
+        self._ip = ip
         self._reader = reader
 
     async def rung(self) -> None:
-        """Return once anything arrives; raise Unanswered when the stream ends."""
+        """Return once anything has arrived (taking all that has); raise Unanswered when the stream ends."""
         try:
             data = await self._reader.read(64 * 1024)
         except (OSError, ssl.SSLError) as e:
-            raise Unanswered(str(e)) from e
+            raise Unanswered(f"{self._ip}: {str(e) or type(e).__name__}") from e
         if not data:
-            raise Unanswered("the event stream ended")
+            raise Unanswered(f"{self._ip}: the event stream ended")

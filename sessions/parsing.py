@@ -23,7 +23,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Variables the platform reads inside an instance: the entrypoint's DOCKERD_ARGS (TLS, the mirror), and the
-# DOCKER_* the `docker` commands it runs there (readiness, port scans) would obey; PLAYGROUND_* is kept for it.
+# DOCKER_* the `docker` commands it runs there (readiness) would obey; PLAYGROUND_* is kept for it.
 _RESERVED_ENV_NAMES = {"DOCKERD_ARGS"}
 _RESERVED_ENV_PREFIXES = ("PLAYGROUND_", "DOCKER_")
 _TLS_FIELDS = {"cacert": "tls_ca_cert", "servercert": "tls_server_cert", "serverkey": "tls_server_key"}

@@ -5,7 +5,8 @@ instance reads the tty, keeps the recent output (RECENT_BYTES, cut at a line sta
 to the viewers. A viewer that joins, or that falls behind, is sent the recent output once (after clearing
 its screen) and then every frame from there on: each viewer's byte offset in the tty's output says what it
 has, so nothing reaches it twice and nothing is skipped in between. Input from all viewers is written in
-arrival order. The tty is sized to the smallest viewer, as in PWD.
+arrival order. The tty is sized to the smallest viewer, as in PWD. While it runs, the hub also follows the
+instance's published ports (terminals/ports.py) and tells its viewers when they change.
 
 Flow control: a viewer that acknowledges frames has at most WINDOW_BYTES in flight; while one has a full
 window the hub stops reading, the engine stops reading the tty, and the shell waits, so a flood costs
@@ -181,7 +182,7 @@ class Hub:
         self._resuming: set[asyncio.Task[None]] = set()
         # The instance's published ports, once known; followed for as long as the hub runs.
         self.ports: list[int] | None = None
-        self._task = asyncio.create_task(self._attach_while_watched())
+        self._task = asyncio.create_task(self._run())
 
     @property
     def closed(self) -> bool:
@@ -270,13 +271,16 @@ class Hub:
             self._closing = True
             self._task.cancel()
 
-    async def _attach_while_watched(self) -> None:
-        """Follow the instance's ports, and its tty; the hub ends when this does, and so does following."""
+    async def _run(self) -> None:
+        """Follow the instance's tty and its published ports; the hub ends when this does, and so does following."""
         following = asyncio.create_task(ports.follow(self.instance, self._tell_ports))
         try:
             await self._attach_while_viewed()
         finally:
             following.cancel()
+            # Its event stream is closed before the hub counts as stopped.
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
 
     async def _attach_while_viewed(self) -> None:
         """Attach, pump until the tty ends, attach again while anyone watches; back off while that fails."""

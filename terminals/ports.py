@@ -1,4 +1,4 @@
-"""Follow the ports an instance publishes while someone views it; nothing polls, an idle instance costs nothing.
+"""Follow the ports an instance publishes while someone views it; nothing polls an instance nobody views.
 
 The instance's engine is asked for its containers and services once, then again after each burst on its event
 stream. It is the learner's engine: it may answer slowly, with garbage or not at all, which only ever delays the
@@ -20,38 +20,60 @@ from sessions.models import Instance
 
 log = logging.getLogger(__name__)
 
-# Events come in bursts (a compose file starting ten containers): look once the burst has passed.
-SETTLE_SECONDS = 0.5
+# Events come in bursts (a compose file starting ten containers): look once the burst has passed. An engine
+# that keeps ringing is looked at ever less often, up to every GAP_SECONDS[-1]; a quiet one is back to the first.
+GAP_SECONDS = (0.5, 1, 2, 5, 10)
+QUIET_SECONDS = 10
 RETRY_SECONDS = (1, 2, 5, 10)
 # A stream that lasted this long was a working engine: the next failure starts the back-off again.
 STABLE_SECONDS = 30
 
 
 @database_sync_to_async
-def _engine(name: str) -> inner.Engine | None:
+def instance_engine(name: str) -> inner.InstanceEngine | None:
+    """Return how to reach a running instance's engine, or None when it is gone (or from before the platform CA)."""
     instance = Instance.objects.filter(name=name, state=Instance.State.RUNNING).first()
     if instance is None or not instance.ip:
         return None
+    ca = credentials.instance_ca(instance)
+    if not ca:
+        return None
     identity = credentials.platform_identity()
-    return inner.Engine(instance.ip, credentials.instance_ca(instance), identity.cert_path, identity.key_path)
+    client = (identity.cert_path, identity.key_path)
+    return inner.InstanceEngine(instance.ip, ca, client, server_cert=instance.tls_server_cert)
 
 
 async def follow(instance: str, tell: Callable[[list[int]], Awaitable[None]]) -> None:
     """Tell the instance's published ports now and after every change, until cancelled or the instance is gone."""
     loop = asyncio.get_running_loop()
-    timeout = settings.INSTANCE_API_TIMEOUT
     failures = 0
-    while (engine := await _engine(instance)) is not None:
-        opened_at = loop.time()
+    while True:
+        started = loop.time()
         try:
-            async with inner.doorbell(engine, timeout) as bell:
-                while True:
-                    await tell(await inner.published_ports(engine, timeout))
-                    await bell.rung()
-                    await asyncio.sleep(SETTLE_SECONDS)
+            engine = await instance_engine(instance)
+            if engine is None:
+                return
+            await follow_engine(engine, tell)
         except inner.Unanswered as e:
             log.info("cannot follow the ports of %s: %s", instance, e)
-        if loop.time() - opened_at > STABLE_SECONDS:
+        except Exception:
+            # The database or the platform's certificate files, say: the badges must not stop for good.
+            log.exception("following the ports of %s failed", instance)
+        if loop.time() - started > STABLE_SECONDS:
             failures = 0
         await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
         failures += 1
+
+
+async def follow_engine(engine: inner.InstanceEngine, tell: Callable[[list[int]], Awaitable[None]]) -> None:
+    """Tell the engine's published ports now and after every burst on its event stream, until that fails."""
+    loop = asyncio.get_running_loop()
+    timeout = settings.INSTANCE_API_TIMEOUT
+    gaps = 0
+    async with inner.doorbell(engine, timeout) as bell:
+        while True:
+            await tell(await inner.published_ports(engine, timeout))
+            looked = loop.time()
+            await bell.rung()
+            gaps = 0 if loop.time() - looked > QUIET_SECONDS else min(gaps + 1, len(GAP_SECONDS) - 1)
+            await asyncio.sleep(GAP_SECONDS[gaps])

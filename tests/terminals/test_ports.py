@@ -8,19 +8,18 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from router import credentials
 from sessions import inner
-from sessions.models import Instance, Playground
+from sessions.models import Playground
+from terminals import ports
 from tests.conftest import Api, sh
 from tests.router.conftest import with_busybox
 from tests.terminals.conftest import publish_web
 
 
-@sync_to_async
-def engine_of(instance: dict[str, Any]) -> inner.Engine:
-    identity = credentials.platform_identity()
-    ca = credentials.instance_ca(Instance.objects.get(name=instance["name"]))
-    return inner.Engine(instance["ip"], ca, identity.cert_path, identity.key_path)
+async def engine_of(instance: dict[str, Any]) -> inner.InstanceEngine:
+    engine = await ports.instance_engine(instance["name"])
+    assert engine is not None
+    return engine
 
 
 async def test_it_finds_ports_published_by_containers(live: Playground, api: Api) -> None:
