@@ -158,6 +158,8 @@ if MAX_INSTANCES_PER_HOST < 0:
 # "some avg10"); 100 turns it off. Measured on 2 cores: starting instances one after another peaks near 25,
 # twice as many busy tasks as cores approach 100. At 80 tasks have queued most of those 10 s, not for one burst.
 SANDBOX_CPU_PRESSURE_LIMIT = env.float("SANDBOX_CPU_PRESSURE_LIMIT", default=80.0)
+if not 0 < SANDBOX_CPU_PRESSURE_LIMIT <= 100:
+    raise ImproperlyConfigured("SANDBOX_CPU_PRESSURE_LIMIT is a percentage above 0; 100 turns the CPU check off")
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 # Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.

@@ -77,9 +77,9 @@ def cpu_saturation(proc: Path = Path("/proc")) -> str | None:
         return None
     try:
         waited = cpu_pressure((proc / "pressure" / "cpu").read_text())
-    except OSError:  # no PSI: a kernel before 4.20, or one booted with psi=0, where reading fails
+    except (OSError, ValueError):  # no PSI (a kernel before 4.20, or booted with psi=0), or none we can read
         load = float((proc / "loadavg").read_text().split()[0])
-        cores = os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
         if load > LOAD_PER_CORE_LIMIT * cores:
             return f"the server's CPU is saturated (a load average of {load:.1f} on {cores} cores)"
         return None

@@ -61,7 +61,7 @@ def test_it_finds_the_cpu_saturated_past_the_pressure_limit(tmp_path: Path, sett
 
 def test_it_falls_back_to_the_load_average_without_pressure_stall_information(tmp_path: Path, settings: object) -> None:
     settings.SANDBOX_CPU_PRESSURE_LIMIT = 80  # type: ignore[attr-defined]
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     (tmp_path / "loadavg").write_text(f"{cores:.2f} 0.50 0.20 2/116 19430\n")
     assert capacity.cpu_saturation(tmp_path) is None
     (tmp_path / "loadavg").write_text(f"{3 * cores:.2f} 0.50 0.20 9/116 19430\n")
