@@ -84,16 +84,16 @@ def cpu_saturation(proc: Path = Path("/proc")) -> str | None:
             return f"the server's CPU is saturated (a load average of {load:.1f} on {cores} cores)"
         return None
     if waited > limit:
-        return f"the server's CPU is saturated (tasks waited for a CPU {waited:.0f}% of the last 10 s)"
+        return f"the server's CPU is saturated (tasks waited for a CPU {waited:.0f}% of the last minute)"
     return None
 
 
 def cpu_pressure(psi: str) -> float:
-    """Return the percentage of the last 10 s in which some runnable task waited for a CPU (PSI's some avg10)."""
+    """Return the percentage of the last minute in which some runnable task waited for a CPU (PSI's some avg60)."""
     for line in psi.splitlines():
         kind, *fields = line.split()
         if kind == "some":
-            return float(dict(field.split("=") for field in fields)["avg10"])
+            return float(dict(field.split("=") for field in fields)["avg60"])
     raise ValueError("no 'some' line in /proc/pressure/cpu")
 
 

@@ -48,12 +48,12 @@ def test_it_holds_as_many_instances_as_its_memory_gives(tmp_path: Path, settings
 def test_it_finds_the_cpu_saturated_past_the_pressure_limit(tmp_path: Path, settings: object) -> None:
     settings.SANDBOX_CPU_PRESSURE_LIMIT = 80  # type: ignore[attr-defined]
     (tmp_path / "pressure").mkdir()
-    psi = "some avg10={} avg60=20.00 avg300=5.00 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    psi = "some avg10=20.00 avg60={} avg300=5.00 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
     (tmp_path / "pressure" / "cpu").write_text(psi.format("79.90"))
     assert capacity.cpu_saturation(tmp_path) is None
     (tmp_path / "pressure" / "cpu").write_text(psi.format("93.50"))
     assert capacity.cpu_saturation(tmp_path) == (
-        "the server's CPU is saturated (tasks waited for a CPU 94% of the last 10 s)"
+        "the server's CPU is saturated (tasks waited for a CPU 94% of the last minute)"
     )
     settings.SANDBOX_CPU_PRESSURE_LIMIT = 100  # type: ignore[attr-defined]
     assert capacity.cpu_saturation(tmp_path) is None
