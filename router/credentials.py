@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,74 +30,24 @@ class Issued:
 
 
 def engine_tls(instance: Instance) -> EngineTls:
-    """Return the TLS the instance's engine serves with; issue (and keep the client half of) a new CA if none.
+    """Return the TLS the instance's engine serves with, and keep a client certificate for it (ClientBundle).
 
-    The engine also trusts the platform's own client certificate (see platform_identity), with which the platform
-    watches it; the learner's clients verify the engine against the instance's CA alone.
+    The client certificate is the learner's bundle and the platform's way in (it follows the instance's published
+    ports with it); it opens this one engine. An instance's own issued CA signs both; a docker-machine instance
+    keeps its posted CA for the server, and its engine also trusts a CA made for this one client certificate,
+    whose key is discarded at once.
     """
-    platform_ca = platform_identity().ca_cert
+    valid_until = instance.session.expires_at + dt.timedelta(days=1)
+    issued = issue(instance.hostname, valid_until=valid_until)
     if instance.tls_server_cert:
-        # A posted CA may lack its last newline; PEM blocks run together would be read as none.
-        trusted = instance.tls_ca_cert.rstrip() + "\n" + platform_ca
-        return EngineTls(trusted, instance.tls_server_cert, instance.tls_server_key)
-    issued = issue(instance.hostname, valid_until=instance.session.expires_at + dt.timedelta(days=1))
+        server_ca = instance.tls_ca_cert.rstrip() + "\n"  # run together with the next block, PEM reads as none
+        engine = EngineTls(server_ca + issued.engine.ca_cert, instance.tls_server_cert, instance.tls_server_key)
+    else:
+        server_ca, engine = issued.engine.ca_cert, issued.engine
     ClientBundle.objects.create(
-        instance=instance,
-        ca_cert=issued.engine.ca_cert,
-        client_cert=issued.client_cert,
-        client_key=issued.client_key,
+        instance=instance, ca_cert=server_ca, client_cert=issued.client_cert, client_key=issued.client_key
     )
-    engine = issued.engine
-    return EngineTls(engine.ca_cert + platform_ca, engine.server_cert, engine.server_key)
-
-
-def instance_ca(instance: Instance) -> str | None:
-    """Return the CA that signed the instance engine's server certificate: docker-machine's, or one issued here."""
-    if instance.tls_server_cert:
-        return instance.tls_ca_cert
-    return ClientBundle.objects.filter(instance=instance).values_list("ca_cert", flat=True).first()
-
-
-@dataclass(frozen=True)
-class PlatformIdentity:
-    """The client certificate the platform presents to instances' engines, and the CA they trust it by."""
-
-    ca_cert: str
-    cert_path: Path
-    key_path: Path
-
-
-@functools.cache
-def platform_identity() -> PlatformIdentity:
-    """Return the platform's client identity for instances' engines, made once for the data directory."""
-    folder = settings.DATA_DIR / "engine-client"
-    if not (folder / "key.pem").exists():
-        _make_identity(folder)
-    return PlatformIdentity((folder / "ca.pem").read_text(), folder / "cert.pem", folder / "key.pem")
-
-
-def _make_identity(folder: Path) -> None:
-    # Every process (web, worker) must use the same identity: made aside, then renamed into place, so of two
-    # processes racing here one wins and the other reads the winner's.
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("Playground platform client CA")
-    valid_until = timezone.now() + dt.timedelta(days=3650)
-    ca = _builder(ca_name, ca_name, ca_key, valid_until)
-    ca = ca.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-    ca_cert = ca.add_extension(_usage(cert_sign=True), critical=True).sign(ca_key, hashes.SHA256())
-    key, cert = _leaf(ca_cert, ca_key, "playground", ExtendedKeyUsageOID.CLIENT_AUTH, valid_until)
-    staging = Path(tempfile.mkdtemp(prefix=".engine-client-", dir=folder.parent))
-    (staging / "ca.pem").write_text(_pem(ca_cert))
-    (staging / "cert.pem").write_text(_pem(cert))
-    fd = os.open(staging / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(_key_pem(key))
-    try:
-        staging.rename(folder)
-    except OSError:
-        for path in staging.iterdir():
-            path.unlink()
-        staging.rmdir()
+    return engine
 
 
 def check(tls: EngineTls) -> None:

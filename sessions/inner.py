@@ -1,8 +1,10 @@
-"""An instance's own Docker engine, called over its TLS API with the platform's client certificate.
+"""An instance's own Docker engine, called over its TLS API with that instance's own client certificate.
 
-Whatever answers there is the learner's to make up: they are root in the instance and may replace the engine.
-So every call has a deadline and a size cap, an answer is only ever read as a few numbers, and the event stream
-is a doorbell: its bytes are never parsed, any of them just means "look again".
+Whatever answers there is the learner's to make up: they are root in the instance, hold its server key, and may
+put any TLS server on the engine's port. So TLS runs here over a raw connection whose every byte is counted (a
+server cannot make the web process decrypt, renegotiate or rekey without limit), every call has a deadline and a
+size cap, an answer is only ever read as a few numbers, and the event stream is a doorbell: once its headers are
+read, its bytes are never even decrypted; that any arrived just means "look again".
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import ssl
+import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +28,8 @@ from sessions.engine import ENGINE_TLS_PORT
 # Far more than a page of containers and services; anything longer is not an engine telling the truth.
 ANSWER_LIMIT = 256 * 1024
 HEAD_LIMIT = 16 * 1024
+# Raw bytes one connection may bring in: a handshake (certificates), headers and an answer, with room to spare.
+RAW_LIMIT = 2 * ANSWER_LIMIT
 # What changes the published ports: containers starting and ending, services created, updated or removed.
 _EVENTS = json.dumps({"type": ["container", "service"], "event": ["start", "die", "create", "update", "remove"]})
 # Badges a page can show; a learner publishing a range of thousands gets the first ones.
@@ -39,27 +44,176 @@ class InstanceEngine:
     """An instance's engine: where it listens, how its server is recognised, and how the platform signs in."""
 
     def __init__(
-        self, ip: str, server_ca: str, client: tuple[Path, Path], server_cert: str = "", port: int = ENGINE_TLS_PORT
+        self, ip: str, server_ca: str, client_cert: str, client_key: str, server_cert: str = "", port: int = 0
     ) -> None:
-        """Build the TLS context (file reads: call this off the event loop).
+        """Build the TLS context (it reads files: call this off the event loop).
 
         server_ca is the CA the server's certificate must chain to. An issued CA is the instance's own, so an
-        address that now leads to another instance is refused; a docker-machine CA signs all of a client's machines,
-        so their certificate (server_cert) is pinned too.
+        address that now leads to another instance is refused; a docker-machine CA may sign all of a client's
+        machines, so their certificate (server_cert) is pinned too. The client certificate opens this instance's
+        engine and no other.
         """
-        self.ip, self.port = ip, port
+        self.ip, self.port = ip, port or ENGINE_TLS_PORT
         self.tls = ssl.create_default_context(cadata=server_ca)
         # The server certificate names the router's wildcard, not this address.
         self.tls.check_hostname = False
-        # Python 3.13 makes the default strict: certificates without key identifiers (ours, docker-machine's)
-        # would be refused.
+        # TLS 1.3 on P-256 only: no renegotiation, no Diffie-Hellman group of the server's choosing.
+        self.tls.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.tls.set_ecdh_curve("prime256v1")
+        # Python 3.13 makes the default strict: certificates without key identifiers (docker-machine's) would fail.
         self.tls.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
-        self.tls.load_cert_chain(*client)
+        _load_client(self.tls, client_cert, client_key)
         self.pinned = _der(server_cert) if server_cert else None
+
+
+def _load_client(context: ssl.SSLContext, cert: str, key: str) -> None:
+    # The ssl module loads a certificate chain from files only: one readable by us alone, gone at once.
+    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.NamedTemporaryFile("w", prefix="engine-client-", dir=memory) as f:
+        f.write(key + "\n" + cert)
+        f.flush()
+        context.load_cert_chain(f.name)
 
 
 def _der(pem: str) -> bytes:
     return x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+
+
+class _Connection(asyncio.Protocol):
+    """TLS over a raw connection, done here, so that what the server sends is counted before any of it is decrypted."""
+
+    def __init__(self, engine: InstanceEngine) -> None:
+        self.ip = engine.ip
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = engine.tls.wrap_bio(self._incoming, self._outgoing)
+        self.transport: asyncio.Transport | None = None
+        self.raw_limit = RAW_LIMIT
+        self.received = 0
+        self.ended = False
+        self._arrived = asyncio.Event()
+        self._plain = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.received > self.raw_limit:
+            self.close()
+            return
+        self._incoming.write(data)
+        self._arrived.set()
+
+    def eof_received(self) -> bool:
+        self._incoming.write_eof()
+        self._arrived.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended = True
+        self._arrived.set()
+
+    def close(self) -> None:
+        self.ended = True
+        self._arrived.set()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _error(self, what: str) -> Unanswered:
+        if self.received > self.raw_limit:
+            return Unanswered(f"{self.ip}: more than {self.raw_limit} bytes on one connection")
+        return Unanswered(f"{self.ip}: {what}")
+
+    async def _more(self) -> None:
+        """Wait for raw bytes (or the end); raise Unanswered at the end."""
+        if self.ended:
+            raise self._error("the connection ended")
+        self._arrived.clear()
+        await self._arrived.wait()
+
+    def _flush(self) -> None:
+        pending = self._outgoing.read()
+        if pending and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(pending)
+
+    async def handshake(self, pinned: bytes | None) -> None:
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                await self._more()
+            except ssl.SSLError as e:
+                raise self._error(f"TLS: {e.reason or e}") from e
+        self._flush()
+        if pinned is not None and self.tls.getpeercert(binary_form=True) != pinned:
+            raise self._error("not the instance's own server certificate")
+
+    def send(self, data: bytes) -> None:
+        self.tls.write(data)
+        self._flush()
+
+    async def read(self, size: int) -> bytes:
+        """Return up to size decrypted bytes, at least one; b"" at the end of the answer."""
+        if self._plain:
+            data = bytes(self._plain[:size])
+            del self._plain[:size]
+            return data
+        while True:
+            try:
+                data = self.tls.read(size)
+                self._flush()  # a key update asks for one in return
+                return data
+            except ssl.SSLWantReadError:
+                self._flush()
+                if self.ended and self._incoming.eof:
+                    return b""
+                try:
+                    await self._more()
+                except Unanswered:
+                    if self.received > self.raw_limit:
+                        raise
+                    return b""
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+            except ssl.SSLError as e:
+                raise self._error(f"TLS: {e.reason or e}") from e
+
+    async def readline(self, limit: int) -> bytes:
+        """Return one line with its end, or what came before the end of the answer."""
+        line = bytearray()
+        while not line.endswith(b"\n"):
+            chunk = await self.read(limit + 1 - len(line))
+            if not chunk:
+                break
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                self._plain[:0] = chunk[newline + 1 :]
+                chunk = chunk[: newline + 1]
+            line += chunk
+            if len(line) > limit:
+                raise self._error(f"answer headers longer than {limit} bytes")
+        return bytes(line)
+
+    async def rung(self) -> None:
+        """Return once any raw byte has arrived, without decrypting it; raise Unanswered at the end."""
+        if self._plain or self._incoming.pending:
+            self._plain.clear()
+            # What came with the headers, or since the last ring, is taken as one ring.
+            self._incoming.read()
+            return
+        assert self.transport is not None
+        self.transport.resume_reading()
+        try:
+            await self._more()
+        finally:
+            if not self.transport.is_closing():
+                # Until the next look, what the server sends waits in the kernel: it costs us nothing.
+                self.transport.pause_reading()
+        self._incoming.read()
+        if self.ended:
+            raise self._error("the event stream ended")
 
 
 @contextlib.asynccontextmanager
@@ -72,47 +226,40 @@ async def _deadline(engine: InstanceEngine, timeout: float) -> AsyncIterator[Non
         raise Unanswered(f"{engine.ip}: no answer within {timeout:g}s") from e
 
 
-async def _request(engine: InstanceEngine, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _request(engine: InstanceEngine, path: str) -> _Connection:
     """Send a GET and return the connection positioned at the body of a 200 answer (callers bound the time)."""
-    # HTTP/1.0: the engine answers without chunking and closes at the end, so the body is all that follows.
-    request = f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
+    loop = asyncio.get_running_loop()
     try:
-        reader, writer = await asyncio.open_connection(engine.ip, engine.port, ssl=engine.tls, limit=HEAD_LIMIT)
-    except (OSError, ssl.SSLError) as e:
+        _, connection = await loop.create_connection(lambda: _Connection(engine), engine.ip, engine.port)
+    except OSError as e:
         raise Unanswered(f"{engine.ip}: {str(e) or type(e).__name__}") from e
     try:
-        peer = writer.get_extra_info("ssl_object")
-        if engine.pinned and (peer is None or peer.getpeercert(binary_form=True) != engine.pinned):
-            raise Unanswered(f"{engine.ip}: not the instance's own server certificate")
-        writer.write(request)
-        status = await reader.readline()
+        await connection.handshake(engine.pinned)
+        # HTTP/1.0: the engine answers without chunking and closes at the end, so the body is all that follows.
+        connection.send(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        status = await connection.readline(HEAD_LIMIT)
         head = len(status)
-        while (line := await reader.readline()) not in (b"\r\n", b""):
+        while (line := await connection.readline(HEAD_LIMIT)) not in (b"\r\n", b""):
             head += len(line)
             if head > HEAD_LIMIT:
-                raise Unanswered(f"{engine.ip}: answer headers longer than {HEAD_LIMIT} bytes")
+                raise connection._error(f"answer headers longer than {HEAD_LIMIT} bytes")
         if status.split(b" ")[1:2] != [b"200"]:
-            raise Unanswered(f"{engine.ip}: {status[:100].decode(errors='replace').strip() or 'no answer'}")
-    except (OSError, ssl.SSLError, ValueError) as e:  # ValueError: a line longer than HEAD_LIMIT
-        writer.close()
-        raise Unanswered(f"{engine.ip}: {str(e) or type(e).__name__}") from e
+            raise connection._error(status[:100].decode(errors="replace").strip() or "no answer")
     except BaseException:
-        writer.close()
+        connection.close()
         raise
-    return reader, writer
+    return connection
 
 
 async def _get_json(engine: InstanceEngine, path: str) -> Any:
     """Return the JSON answer to a GET, of at most ANSWER_LIMIT bytes (callers bound the time)."""
-    reader, writer = await _request(engine, path)
+    connection = await _request(engine, path)
     try:
-        body = await reader.read(ANSWER_LIMIT + 1)
-        while len(body) <= ANSWER_LIMIT and (more := await reader.read(ANSWER_LIMIT + 1 - len(body))):
+        body = bytearray()
+        while len(body) <= ANSWER_LIMIT and (more := await connection.read(ANSWER_LIMIT + 1 - len(body))):
             body += more
-    except (OSError, ssl.SSLError) as e:
-        raise Unanswered(f"{engine.ip}: {str(e) or type(e).__name__}") from e
     finally:
-        writer.close()
+        connection.close()
     if len(body) > ANSWER_LIMIT:
         raise Unanswered(f"{engine.ip}: an answer longer than {ANSWER_LIMIT} bytes")
     try:
@@ -152,30 +299,29 @@ def _number(value: object) -> int:
 async def doorbell(engine: InstanceEngine, timeout: float) -> AsyncIterator[Doorbell]:
     """Open the engine's event stream for what changes published ports; it rings on every burst of events."""
     async with _deadline(engine, timeout):
-        reader, writer = await _request(engine, f"/events?filters={quote(_EVENTS, safe='')}")
-    sock = writer.get_extra_info("socket")
+        connection = await _request(engine, f"/events?filters={quote(_EVENTS, safe='')}")
+    assert connection.transport is not None
+    connection.transport.pause_reading()
+    # The stream may last for hours: what it brings in is not counted against one answer's budget (and never
+    # decrypted, see rung).
+    connection.raw_limit = 2**63
+    sock = connection.transport.get_extra_info("socket")
     # An idle stream whose other end vanished (a frozen sandbox, a dropped route) is noticed within minutes.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for option, value in ((socket.TCP_KEEPIDLE, 60), (socket.TCP_KEEPINTVL, 10), (socket.TCP_KEEPCNT, 3)):
         sock.setsockopt(socket.IPPROTO_TCP, option, value)
     try:
-        yield Doorbell(engine.ip, reader)
+        yield Doorbell(connection)
     finally:
-        writer.close()
+        connection.close()
 
 
 class Doorbell:
     """An engine's event stream, read only to know that something happened."""
 
-    def __init__(self, ip: str, reader: asyncio.StreamReader) -> None:
-        self._ip = ip
-        self._reader = reader
+    def __init__(self, connection: _Connection) -> None:
+        self._connection = connection
 
     async def rung(self) -> None:
-        """Return once anything has arrived (taking all that has); raise Unanswered when the stream ends."""
-        try:
-            data = await self._reader.read(64 * 1024)
-        except (OSError, ssl.SSLError) as e:
-            raise Unanswered(f"{self._ip}: {str(e) or type(e).__name__}") from e
-        if not data:
-            raise Unanswered(f"{self._ip}: the event stream ended")
+        """Return once anything has arrived since the last ring; raise Unanswered when the stream ends."""
+        await self._connection.rung()

@@ -180,8 +180,9 @@ class Hub:
         self._closing = False
         self._linger: asyncio.TimerHandle | None = None
         self._resuming: set[asyncio.Task[None]] = set()
-        # The instance's published ports, once known; followed for as long as the hub runs.
+        # The instance's published ports, once known; followed only while someone views the instance.
         self.ports: list[int] | None = None
+        self._following: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._run())
 
     @property
@@ -196,6 +197,8 @@ class Hub:
             self._linger = None
         viewer = Viewer(self, send, acknowledged, size)
         self.viewers.append(viewer)
+        if self._following is None:
+            self._following = asyncio.create_task(ports.follow(self.instance, self._tell_ports))
         if self._stream is not None:
             await self._tell(viewer, "connect")
             await self.apply_size()
@@ -216,6 +219,8 @@ class Hub:
     def _remove(self, viewer: Viewer) -> None:
         self.viewers.remove(viewer)
         viewer.window.release()
+        if not self.viewers:
+            self._unfollow()
         if not self.viewers and settings.TERMINAL_LINGER > 0:
             # Keep reading a while, so what the shell prints while the page reloads is in the recent output.
             self._linger = self.loop.call_later(settings.TERMINAL_LINGER, self._stop)
@@ -272,15 +277,22 @@ class Hub:
             self._task.cancel()
 
     async def _run(self) -> None:
-        """Follow the instance's tty and its published ports; the hub ends when this does, and so does following."""
-        following = asyncio.create_task(ports.follow(self.instance, self._tell_ports))
+        """Follow the instance's tty; the hub ends when this does, and following its ports with it."""
         try:
             await self._attach_while_viewed()
         finally:
+            following = self._unfollow()
+            if following is not None:
+                # Its event stream is closed before the hub counts as stopped.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+
+    def _unfollow(self) -> asyncio.Task[None] | None:
+        """Stop following the instance's ports (nobody views it); return the task stopped."""
+        following, self._following, self.ports = self._following, None, None
+        if following is not None:
             following.cancel()
-            # Its event stream is closed before the hub counts as stopped.
-            with contextlib.suppress(asyncio.CancelledError):
-                await following
+        return following
 
     async def _attach_while_viewed(self) -> None:
         """Attach, pump until the tty ends, attach again while anyone watches; back off while that fails."""

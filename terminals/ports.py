@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from router import credentials
 from sessions import inner
 from sessions.models import Instance
 
@@ -31,16 +30,14 @@ STABLE_SECONDS = 30
 
 @database_sync_to_async
 def instance_engine(name: str) -> inner.InstanceEngine | None:
-    """Return how to reach a running instance's engine, or None when it is gone (or from before the platform CA)."""
-    instance = Instance.objects.filter(name=name, state=Instance.State.RUNNING).first()
-    if instance is None or not instance.ip:
+    """Return how to reach a running instance's engine, or None when it is gone (or from before client bundles)."""
+    instance = Instance.objects.filter(name=name, state=Instance.State.RUNNING).select_related("client_bundle").first()
+    bundle = getattr(instance, "client_bundle", None) if instance is not None else None
+    if instance is None or not instance.ip or bundle is None:
         return None
-    ca = credentials.instance_ca(instance)
-    if not ca:
-        return None
-    identity = credentials.platform_identity()
-    client = (identity.cert_path, identity.key_path)
-    return inner.InstanceEngine(instance.ip, ca, client, server_cert=instance.tls_server_cert)
+    return inner.InstanceEngine(
+        instance.ip, bundle.ca_cert, bundle.client_cert, bundle.client_key, server_cert=instance.tls_server_cert
+    )
 
 
 async def follow(instance: str, tell: Callable[[list[int]], Awaitable[None]]) -> None:

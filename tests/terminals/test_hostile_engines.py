@@ -13,6 +13,7 @@ import logging
 import ssl
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,35 @@ async def test_an_instance_with_a_fake_engine_delays_no_one_elses_ports(
     assert await viewer.until([8080]) - published < 5
 
 
-async def test_an_engine_that_never_stops_ringing_is_looked_at_ever_less_often() -> None:
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def fake_engine(answer: Answer, tickets: int = 2) -> tuple[asyncio.Server, inner.InstanceEngine]:
+    """Serve a fake engine on loopback with a certificate of its own CA; return it and how the platform reaches it."""
     issued = credentials.issue("fake", valid_until=timezone.now() + timedelta(days=1))
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "server.pem").write_text(issued.engine.server_key + issued.engine.server_cert)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(Path(folder) / "server.pem")
+    context.num_tickets = tickets
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    client = (issued.client_cert, issued.client_key)
+    return server, inner.InstanceEngine("127.0.0.1", issued.engine.ca_cert, *client, port=port)
+
+
+async def test_a_flood_of_tls_messages_that_carry_no_data_is_cut_at_the_byte_budget() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    # Some ten thousand session tickets: TLS records the platform must process, none of them an answer.
+    server, engine = await fake_engine(never_answer, tickets=10_000)
+    with pytest.raises(inner.Unanswered, match=f"more than {inner.RAW_LIMIT} bytes"):
+        await inner.published_ports(engine, 5)
+    server.close()
+
+
+async def test_an_engine_that_never_stops_ringing_is_looked_at_ever_less_often() -> None:
     looks = 0
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -98,16 +126,7 @@ async def test_an_engine_that_never_stops_ringing_is_looked_at_ever_less_often()
         await writer.drain()
         writer.close()
 
-    with tempfile.TemporaryDirectory() as folder:
-        files = {"cert.pem": issued.engine.server_cert, "key.pem": issued.engine.server_key}
-        for name, text in files.items():
-            (Path(folder) / name).write_text(text)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
-    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
-    identity = credentials.platform_identity()
-    client = (identity.cert_path, identity.key_path)
-    engine = inner.InstanceEngine("127.0.0.1", issued.engine.ca_cert, client, port=server.sockets[0].getsockname()[1])
+    server, engine = await fake_engine(answer)
     told: list[list[int]] = []
 
     async def tell(published: list[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -13,6 +14,7 @@ from sessions.models import Playground
 from terminals import ports
 from tests.conftest import Api, sh
 from tests.router.conftest import with_busybox
+from tests.router.test_docker_machine import driver_body, make_machine_certs
 from tests.terminals.conftest import publish_web
 
 
@@ -70,3 +72,13 @@ async def test_a_viewer_who_joins_later_is_told_at_once(live: Playground, api: A
 
     joined = time.monotonic()
     assert await (await viewing(instance)).until([8080]) - joined < 0.5
+
+
+async def test_it_follows_a_docker_machine_instance_whose_ca_lacks_its_last_newline(
+    live: Playground, api: Api, tmp_path: Path
+) -> None:
+    session_id = await sync_to_async(api.start)()
+    make_machine_certs(tmp_path, f"pwdmachine1-{session_id[:8]}-2375.localhost")
+    (tmp_path / "ca.pem").write_text((tmp_path / "ca.pem").read_text().rstrip())
+    instance = await sync_to_async(api.add)(session_id, driver_body(tmp_path, "machine1"))
+    assert await inner.published_ports(await engine_of(instance), 5) == []
