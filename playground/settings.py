@@ -150,17 +150,16 @@ SANDBOX_SUBNET_POOL = env.str("SANDBOX_SUBNET_POOL", default="10.213.0.0/16")
 SESSION_SUBNET_PREFIX = env.int("SESSION_SUBNET_PREFIX", default=26)
 SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
 # Instances one host runs at most. 0: as many as its memory holds past SANDBOX_MEMORY_RESERVE_MB, at what the
-# running ones take each (sessions/capacity.py); a positive number caps that.
+# running ones take each, and INSTANCES_PER_CORE for each core (sessions/capacity.py); a positive number caps that.
 MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=0)
 if MAX_INSTANCES_PER_HOST < 0:
     raise ImproperlyConfigured("MAX_INSTANCES_PER_HOST must be 0 (from the host's memory) or a positive cap")
-# New instances are refused while tasks waited for a CPU more than this percentage of the last minute (PSI's
-# "some avg60"); 100 turns it off. A minute, not 10 s: a room starting at once saturates two cores for a while
-# (bench/density, four starts at a time: avg10 passed 80 and 46 of 300 starts were refused), which is no reason to
-# turn learners away; a host busy for a whole minute is.
-SANDBOX_CPU_PRESSURE_LIMIT = env.float("SANDBOX_CPU_PRESSURE_LIMIT", default=80.0)
-if not 0 < SANDBOX_CPU_PRESSURE_LIMIT <= 100:
-    raise ImproperlyConfigured("SANDBOX_CPU_PRESSURE_LIMIT is a percentage above 0; 100 turns the CPU check off")
+# Instances per core. bench/density: 300 idle one-node instances kept 2 cores about a quarter busy (BENCHMARKS.md),
+# which leaves room for the ones in use. A fixed number, not a measured load: one learner's busy loops would
+# otherwise turn everyone else away (PSI counts a sandbox's throttled threads as waiting).
+INSTANCES_PER_CORE = env.int("INSTANCES_PER_CORE", default=150)
+if INSTANCES_PER_CORE < 1:
+    raise ImproperlyConfigured("INSTANCES_PER_CORE must be at least 1")
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 # Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.

@@ -118,7 +118,7 @@ def ping(request: HttpRequest) -> HttpResponse:
     if not engine.ping():
         return error(503, "engine_unreachable", "the Docker engine does not answer")
     live = Instance.objects.live().count()
-    limit = capacity.instance_limit(live)
+    limit = capacity.instance_limit()
     if live >= limit:
         return error(507, "out_of_capacity", f"{live} of {limit} instances in use")
     return JsonResponse({"status": "ok", "instances": live, "capacity": limit})

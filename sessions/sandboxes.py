@@ -128,12 +128,12 @@ def start_session(
 
 def _check_capacity() -> None:
     live = Instance.objects.live().count()
-    limit = capacity.instance_limit(live)
+    limit = capacity.instance_limit()
     if live >= limit:
         raise OutOfCapacity(f"this server runs as many instances as it holds ({limit}); try again in a few minutes")
     try:
         firewall.check()
-        refusal = capacity.refusal(live, engine.data_root())
+        refusal = capacity.refusal(engine.data_root())
     except (engine.EngineError, firewall.FirewallError) as e:
         raise EngineTrouble(str(e)) from e
     if refusal:

@@ -1,10 +1,9 @@
 """One visitor cannot take the whole host; a host holds what its memory gives, and refuses new instances first
-when short of memory, CPU or disk."""
+when short of memory or disk."""
 
 import os
 from pathlib import Path
 
-import pytest
 from django.test import Client
 
 from sessions import capacity, engine
@@ -24,57 +23,48 @@ def test_it_reads_the_hosts_total_memory() -> None:
 
 
 def test_it_expects_the_mean_of_the_instances_running() -> None:
-    assert capacity.per_instance_mb(0, None) == capacity.IDLE_INSTANCE_MB
-    assert capacity.per_instance_mb(10, 1500) == 150
-    assert capacity.per_instance_mb(10, 100) == capacity.IDLE_INSTANCE_MB
+    assert capacity.per_instance_mb(None) == capacity.IDLE_INSTANCE_MB
+    assert capacity.per_instance_mb((0, 0)) == capacity.IDLE_INSTANCE_MB
+    assert capacity.per_instance_mb((1500, 10)) == 150
+    assert capacity.per_instance_mb((100, 10)) == capacity.IDLE_INSTANCE_MB
+
+
+def sandboxes(root: Path, used_mb: int, count: int) -> Path:
+    """Lay out a cgroup like the engine's: the sandboxes' memory, and one folder per sandbox."""
+    folder = root / "memory" / "playground"
+    for n in range(count):
+        (folder / f"container-{n}").mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "memory.stat").write_text(
+        f"cache {900 * 2**20}\ntotal_cache {900 * 2**20}\ntotal_rss {used_mb * 2**20}\n"
+    )
+    return root
 
 
 def test_it_holds_as_many_instances_as_its_memory_gives(tmp_path: Path, settings: object) -> None:
     settings.SANDBOX_MEMORY_RESERVE_MB = 1024  # type: ignore[attr-defined]
     settings.MAX_INSTANCES_PER_HOST = 0  # type: ignore[attr-defined]
+    settings.INSTANCES_PER_CORE = 10**6  # type: ignore[attr-defined]
     # Nothing measured yet: idle instances.
-    assert capacity.instance_limit(0, MEMINFO, tmp_path) == (23437 - 1024) // capacity.IDLE_INSTANCE_MB
-    # Ten instances holding 150 MiB each.
-    (tmp_path / "memory" / "playground").mkdir(parents=True)
-    (tmp_path / "memory" / "playground" / "memory.stat").write_text(f"total_rss {1500 * 2**20}\n")
-    assert capacity.instance_limit(10, MEMINFO, tmp_path) == (23437 - 1024) // 150
+    assert capacity.instance_limit(MEMINFO, tmp_path) == (23437 - 1024) // capacity.IDLE_INSTANCE_MB
+    # Ten sandboxes on the engine (whatever deployment runs them) holding 150 MiB each.
+    sandboxes(tmp_path, 1500, 10)
+    assert capacity.instance_limit(MEMINFO, tmp_path) == (23437 - 1024) // 150
     # A positive setting caps it; a reserve larger than the host leaves room for none.
     settings.MAX_INSTANCES_PER_HOST = 100  # type: ignore[attr-defined]
-    assert capacity.instance_limit(10, MEMINFO, tmp_path) == 100
+    assert capacity.instance_limit(MEMINFO, tmp_path) == 100
     settings.SANDBOX_MEMORY_RESERVE_MB = 10**9  # type: ignore[attr-defined]
-    assert capacity.instance_limit(10, MEMINFO, tmp_path) == 0
+    assert capacity.instance_limit(MEMINFO, tmp_path) == 0
 
 
-def test_it_finds_the_cpu_saturated_past_the_pressure_limit(tmp_path: Path, settings: object) -> None:
-    settings.SANDBOX_CPU_PRESSURE_LIMIT = 80  # type: ignore[attr-defined]
-    (tmp_path / "pressure").mkdir()
-    psi = "some avg10=20.00 avg60={} avg300=5.00 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
-    (tmp_path / "pressure" / "cpu").write_text(psi.format("79.90"))
-    assert capacity.cpu_saturation(tmp_path) is None
-    (tmp_path / "pressure" / "cpu").write_text(psi.format("93.50"))
-    assert capacity.cpu_saturation(tmp_path) == (
-        "the server's CPU is saturated (tasks waited for a CPU 94% of the last minute)"
-    )
-    settings.SANDBOX_CPU_PRESSURE_LIMIT = 100  # type: ignore[attr-defined]
-    assert capacity.cpu_saturation(tmp_path) is None
-
-
-def test_it_falls_back_to_the_load_average_without_pressure_stall_information(tmp_path: Path, settings: object) -> None:
-    settings.SANDBOX_CPU_PRESSURE_LIMIT = 80  # type: ignore[attr-defined]
-    cores = len(os.sched_getaffinity(0))
-    (tmp_path / "loadavg").write_text(f"{cores:.2f} 0.50 0.20 2/116 19430\n")
-    assert capacity.cpu_saturation(tmp_path) is None
-    (tmp_path / "loadavg").write_text(f"{3 * cores:.2f} 0.50 0.20 9/116 19430\n")
-    assert capacity.cpu_saturation(tmp_path) == (
-        f"the server's CPU is saturated (a load average of {3 * cores:.1f} on {cores} cores)"
-    )
+def test_it_holds_a_fixed_number_of_instances_per_core(tmp_path: Path, settings: object) -> None:
+    settings.MAX_INSTANCES_PER_HOST = 0  # type: ignore[attr-defined]
+    settings.INSTANCES_PER_CORE = 3  # type: ignore[attr-defined]
+    assert capacity.instance_limit(MEMINFO, tmp_path) == 3 * len(os.sched_getaffinity(0))
 
 
 def test_it_reads_what_the_sandboxes_hold_from_their_cgroup(tmp_path: Path) -> None:
-    (tmp_path / "memory" / "playground").mkdir(parents=True)
-    stat = f"cache {900 * 2**20}\nrss 0\ntotal_cache {900 * 2**20}\ntotal_rss {300 * 2**20}\n"
-    (tmp_path / "memory" / "playground" / "memory.stat").write_text(stat)
-    assert capacity.sandboxes_memory_mb(tmp_path) == 300
+    assert capacity.sandboxes_memory_mb(sandboxes(tmp_path, 300, 2)) == (300, 2)
     assert capacity.sandboxes_memory_mb(tmp_path / "nowhere") is None
 
 
@@ -114,25 +104,12 @@ def test_it_refuses_an_instance_when_the_disk_runs_short(live: Playground, api: 
     assert engine.labelled_objects(session_id)["containers"] == []
 
 
-def test_it_refuses_an_instance_while_the_cpu_is_saturated(live: Playground, api: Api, settings: object) -> None:
-    if not Path("/proc/pressure/cpu").exists():
-        pytest.skip("this kernel has no pressure stall information")
-    session_id = api.start()
-    # Even an idle host's 0.00 is above it.
-    settings.SANDBOX_CPU_PRESSURE_LIMIT = -1  # type: ignore[attr-defined]
-    response = api.add(session_id, status=503)
-    assert response["error"] == "out_of_capacity"
-    assert "CPU is saturated" in response["message"]
-    assert engine.labelled_objects(session_id)["containers"] == []
-
-
 def test_it_reports_the_capacity_its_memory_gives_to_load_balancers(
     client: Client, docker_engine: None, playground: Playground, settings: object
 ) -> None:
     settings.MAX_INSTANCES_PER_HOST = 0  # type: ignore[attr-defined]
-    total = capacity.memory_total_mb()
-    expected = (total - settings.SANDBOX_MEMORY_RESERVE_MB) // capacity.IDLE_INSTANCE_MB  # type: ignore[attr-defined]
-    assert expected > 0
+    expected = capacity.instance_limit()
+    assert 0 < expected <= settings.INSTANCES_PER_CORE * len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     assert client.get("/ping").json() == {"status": "ok", "instances": 0, "capacity": expected}
     settings.MAX_INSTANCES_PER_HOST = 3  # type: ignore[attr-defined]
     assert client.get("/ping").json()["capacity"] == 3
