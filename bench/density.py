@@ -4,7 +4,7 @@ one-node sessions pile up.
     .venv/bin/python bench/density.py [--steps 50,100,200,300] [--concurrency 4] [--no-viewers]
     (as root, after bin/setup --dev)
 
-Starts the checkout's own Procfile processes (web, worker, beat, and ports where the Procfile has it) with a
+Starts the checkout's own Procfile processes (web, worker, beat) with a
 database, Redis database and deployment label of its own and the platform's default capacity settings, then
 starts one-node sessions through the HTTP API, as a client would, up to each step's count, and keeps each one's
 page open (a session WebSocket, as an idle learner's tab; not with --no-viewers). At N=0 and at each step,
@@ -51,7 +51,7 @@ DEPLOYMENT = f"bench-density-{os.getpid()}"
 LABEL = f"label=playground.deployment={DEPLOYMENT}"
 DATA_DIR = ROOT / "var" / DEPLOYMENT
 REDIS_URL = "redis://127.0.0.1:6379/6"  # 0: a dev server, 3 and 4: the tests and the other benches
-PROCESSES = ("web", "worker", "beat", "ports")
+PROCESSES = ("web", "worker", "beat")
 MAX_INSTANCES = 400
 SETTLE, CPU_WINDOW = 20.0, 30.0
 READY_SAMPLES, ECHO_SAMPLES, ECHO_WARMUP = 3, 100, 10

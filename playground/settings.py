@@ -154,7 +154,7 @@ SANDBOX_READY_TIMEOUT = env.float("SANDBOX_READY_TIMEOUT", default=60.0)
 MAX_INSTANCES_PER_HOST = env.int("MAX_INSTANCES_PER_HOST", default=0)
 if MAX_INSTANCES_PER_HOST < 0:
     raise ImproperlyConfigured("MAX_INSTANCES_PER_HOST must be 0 (from the host's memory) or a positive cap")
-# Instances per core. bench/density: 300 idle one-node instances kept 2 cores about a quarter busy (BENCHMARKS.md),
+# Instances per core. bench/density: 300 idle one-node instances kept 2 cores 19 % busy (BENCHMARKS.md),
 # which leaves room for the ones in use. A fixed number, not a measured load: one learner's busy loops would
 # otherwise turn everyone else away (PSI counts a sandbox's throttled threads as waiting).
 INSTANCES_PER_CORE = env.int("INSTANCES_PER_CORE", default=150)

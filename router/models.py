@@ -8,7 +8,11 @@ from sessions.models import Instance
 
 
 class ClientBundle(models.Model):
-    """The CA and client certificate issued for one instance's engine; the key is the learner's own."""
+    """The CA of one instance engine's server certificate, and a client certificate that opens that engine alone.
+
+    The learner's laptop bundle, and the platform's way in (it follows the instance's ports with it); for a
+    docker-machine instance, which brought its own client certificate, only the platform's.
+    """
 
     instance = models.OneToOneField(Instance, on_delete=models.CASCADE, related_name="client_bundle")
     ca_cert = models.TextField()

@@ -12,8 +12,8 @@ from sessions.models import Instance
 
 
 def _bundle(instance: Instance) -> ClientBundle:
-    bundle = ClientBundle.objects.filter(instance=instance).first()
-    if bundle is None or instance.tls_server_cert:
+    bundle = None if instance.tls_server_cert else ClientBundle.objects.filter(instance=instance).first()
+    if bundle is None:
         # docker-machine brought its own CA and client certificate: those are what the learner uses.
         raise Http404(f"{instance.hostname} uses docker-machine's certificates; run `docker-machine env` instead")
     return bundle

@@ -117,7 +117,7 @@ def ping(request: HttpRequest) -> HttpResponse:
     """Tell a load balancer whether to send learners here: 503 engine down, 507 full."""
     if not engine.ping():
         return error(503, "engine_unreachable", "the Docker engine does not answer")
-    live = Instance.objects.live().count()
+    live = capacity.in_use(Instance.objects.live().count())
     limit = capacity.instance_limit()
     if live >= limit:
         return error(507, "out_of_capacity", f"{live} of {limit} instances in use")

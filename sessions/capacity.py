@@ -59,6 +59,12 @@ def per_instance_mb(measured: tuple[int, int] | None) -> int:
     return max(IDLE_INSTANCE_MB, used_mb // sandboxes)
 
 
+def in_use(live: int, cgroups: Path = Path("/sys/fs/cgroup")) -> int:
+    """Return how many instances the host runs: this deployment's, or all the engine's sandboxes if more."""
+    measured = sandboxes_memory_mb(cgroups)
+    return max(live, measured[1] if measured else 0)
+
+
 def instance_limit(meminfo: str | None = None, cgroups: Path = Path("/sys/fs/cgroup")) -> int:
     """Return how many instances this host holds, the running ones included."""
     # MemTotal, not MemAvailable: this is what the host holds when full, so it does not shrink as instances

@@ -30,6 +30,8 @@ ANSWER_LIMIT = 256 * 1024
 HEAD_LIMIT = 16 * 1024
 # Raw bytes one connection may bring in: a handshake (certificates), headers and an answer, with room to spare.
 RAW_LIMIT = 2 * ANSWER_LIMIT
+# The event stream is never decrypted past its headers (see _Connection.rung), so what it brings is not counted.
+UNCOUNTED = float("inf")
 # What changes the published ports: containers starting and ending, services created, updated or removed.
 _EVENTS = json.dumps({"type": ["container", "service"], "event": ["start", "die", "create", "update", "remove"]})
 # Badges a page can show; a learner publishing a range of thousands gets the first ones.
@@ -44,7 +46,13 @@ class InstanceEngine:
     """An instance's engine: where it listens, how its server is recognised, and how the platform signs in."""
 
     def __init__(
-        self, ip: str, server_ca: str, client_cert: str, client_key: str, server_cert: str = "", port: int = 0
+        self,
+        ip: str,
+        server_ca: str,
+        client_cert: str,
+        client_key: str,
+        server_cert: str = "",
+        port: int = ENGINE_TLS_PORT,
     ) -> None:
         """Build the TLS context (it reads files: call this off the event loop).
 
@@ -53,7 +61,7 @@ class InstanceEngine:
         machines, so their certificate (server_cert) is pinned too. The client certificate opens this instance's
         engine and no other.
         """
-        self.ip, self.port = ip, port or ENGINE_TLS_PORT
+        self.ip, self.port = ip, port
         self.tls = ssl.create_default_context(cadata=server_ca)
         # The server certificate names the router's wildcard, not this address.
         self.tls.check_hostname = False
@@ -68,7 +76,7 @@ class InstanceEngine:
 
 def _load_client(context: ssl.SSLContext, cert: str, key: str) -> None:
     # The ssl module loads a certificate chain from files only: one readable by us alone, gone at once.
-    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    memory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     with tempfile.NamedTemporaryFile("w", prefix="engine-client-", dir=memory) as f:
         f.write(key + "\n" + cert)
         f.flush()
@@ -87,9 +95,10 @@ class _Connection(asyncio.Protocol):
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = engine.tls.wrap_bio(self._incoming, self._outgoing)
         self.transport: asyncio.Transport | None = None
-        self.raw_limit = RAW_LIMIT
+        self.raw_limit: float = RAW_LIMIT
         self.received = 0
         self.ended = False
+        self.lost: Exception | None = None
         self._arrived = asyncio.Event()
         self._plain = bytearray()
 
@@ -111,6 +120,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
+        self.lost = exc
         self._arrived.set()
 
     def close(self) -> None:
@@ -119,15 +129,18 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _error(self, what: str) -> Unanswered:
+    def failure(self, what: str) -> Unanswered:
+        """Return the error to raise: what went wrong, unless the connection was cut for its size or broke."""
         if self.received > self.raw_limit:
-            return Unanswered(f"{self.ip}: more than {self.raw_limit} bytes on one connection")
+            return Unanswered(f"{self.ip}: more than {RAW_LIMIT} bytes on one connection")
+        if self.lost is not None:
+            return Unanswered(f"{self.ip}: {self.lost}")
         return Unanswered(f"{self.ip}: {what}")
 
     async def _more(self) -> None:
         """Wait for raw bytes (or the end); raise Unanswered at the end."""
         if self.ended:
-            raise self._error("the connection ended")
+            raise self.failure("the connection ended")
         self._arrived.clear()
         await self._arrived.wait()
 
@@ -137,6 +150,7 @@ class _Connection(asyncio.Protocol):
             self.transport.write(pending)
 
     async def handshake(self, pinned: bytes | None) -> None:
+        """Complete TLS; raise Unanswered unless the server's certificate is the instance's (pinned, when given)."""
         while True:
             try:
                 self.tls.do_handshake()
@@ -145,13 +159,16 @@ class _Connection(asyncio.Protocol):
                 self._flush()
                 await self._more()
             except ssl.SSLError as e:
-                raise self._error(f"TLS: {e.reason or e}") from e
+                raise self.failure(f"TLS: {e.reason or e}") from e
         self._flush()
         if pinned is not None and self.tls.getpeercert(binary_form=True) != pinned:
-            raise self._error("not the instance's own server certificate")
+            raise self.failure("not the instance's own server certificate")
 
     def send(self, data: bytes) -> None:
-        self.tls.write(data)
+        try:
+            self.tls.write(data)
+        except ssl.SSLError as e:
+            raise self.failure(f"TLS: {e.reason or e}") from e
         self._flush()
 
     async def read(self, size: int) -> bytes:
@@ -162,23 +179,17 @@ class _Connection(asyncio.Protocol):
             return data
         while True:
             try:
-                data = self.tls.read(size)
-                self._flush()  # a key update asks for one in return
-                return data
+                return self.tls.read(size)
             except ssl.SSLWantReadError:
-                self._flush()
-                if self.ended and self._incoming.eof:
-                    return b""
-                try:
-                    await self._more()
-                except Unanswered:
-                    if self.received > self.raw_limit:
-                        raise
-                    return b""
+                if self.ended:
+                    if self.received > self.raw_limit or self.lost is not None:
+                        raise self.failure("") from None
+                    return b""  # closed without TLS's own goodbye: HTTP/1.0's end of the answer all the same
+                await self._more()
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                 return b""
             except ssl.SSLError as e:
-                raise self._error(f"TLS: {e.reason or e}") from e
+                raise self.failure(f"TLS: {e.reason or e}") from e
 
     async def readline(self, limit: int) -> bytes:
         """Return one line with its end, or what came before the end of the answer."""
@@ -193,14 +204,16 @@ class _Connection(asyncio.Protocol):
                 chunk = chunk[: newline + 1]
             line += chunk
             if len(line) > limit:
-                raise self._error(f"answer headers longer than {limit} bytes")
+                raise self.failure(f"answer headers longer than {limit} bytes")
         return bytes(line)
 
     async def rung(self) -> None:
         """Return once any raw byte has arrived, without decrypting it; raise Unanswered at the end."""
-        if self._plain or self._incoming.pending:
-            self._plain.clear()
+        if self._incoming.eof or self.ended:
+            raise self.failure("the event stream ended")
+        if self._plain or self.tls.pending() or self._incoming.pending:
             # What came with the headers, or since the last ring, is taken as one ring.
+            self._plain.clear()
             self._incoming.read()
             return
         assert self.transport is not None
@@ -211,9 +224,9 @@ class _Connection(asyncio.Protocol):
             if not self.transport.is_closing():
                 # Until the next look, what the server sends waits in the kernel: it costs us nothing.
                 self.transport.pause_reading()
-        self._incoming.read()
         if self.ended:
-            raise self._error("the event stream ended")
+            raise self.failure("the event stream ended")
+        self._incoming.read()
 
 
 @contextlib.asynccontextmanager
@@ -242,9 +255,9 @@ async def _request(engine: InstanceEngine, path: str) -> _Connection:
         while (line := await connection.readline(HEAD_LIMIT)) not in (b"\r\n", b""):
             head += len(line)
             if head > HEAD_LIMIT:
-                raise connection._error(f"answer headers longer than {HEAD_LIMIT} bytes")
+                raise connection.failure(f"answer headers longer than {HEAD_LIMIT} bytes")
         if status.split(b" ")[1:2] != [b"200"]:
-            raise connection._error(status[:100].decode(errors="replace").strip() or "no answer")
+            raise connection.failure(status[:100].decode(errors="replace").strip() or "no answer")
     except BaseException:
         connection.close()
         raise
@@ -300,17 +313,15 @@ async def doorbell(engine: InstanceEngine, timeout: float) -> AsyncIterator[Door
     """Open the engine's event stream for what changes published ports; it rings on every burst of events."""
     async with _deadline(engine, timeout):
         connection = await _request(engine, f"/events?filters={quote(_EVENTS, safe='')}")
-    assert connection.transport is not None
-    connection.transport.pause_reading()
-    # The stream may last for hours: what it brings in is not counted against one answer's budget (and never
-    # decrypted, see rung).
-    connection.raw_limit = 2**63
-    sock = connection.transport.get_extra_info("socket")
-    # An idle stream whose other end vanished (a frozen sandbox, a dropped route) is noticed within minutes.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for option, value in ((socket.TCP_KEEPIDLE, 60), (socket.TCP_KEEPINTVL, 10), (socket.TCP_KEEPCNT, 3)):
-        sock.setsockopt(socket.IPPROTO_TCP, option, value)
     try:
+        assert connection.transport is not None
+        connection.transport.pause_reading()
+        connection.raw_limit = UNCOUNTED
+        sock = connection.transport.get_extra_info("socket")
+        # An idle stream whose other end vanished (a frozen sandbox, a dropped route) is noticed within minutes.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in ((socket.TCP_KEEPIDLE, 60), (socket.TCP_KEEPINTVL, 10), (socket.TCP_KEEPCNT, 3)):
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
         yield Doorbell(connection)
     finally:
         connection.close()

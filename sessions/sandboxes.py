@@ -127,7 +127,8 @@ def start_session(
 
 
 def _check_capacity() -> None:
-    live = Instance.objects.live().count()
+    # Every deployment's sandboxes on the host count against its limit (a test run, a second site).
+    live = capacity.in_use(Instance.objects.live().count())
     limit = capacity.instance_limit()
     if live >= limit:
         raise OutOfCapacity(f"this server runs as many instances as it holds ({limit}); try again in a few minutes")

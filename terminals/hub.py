@@ -183,6 +183,7 @@ class Hub:
         # The instance's published ports, once known; followed only while someone views the instance.
         self.ports: list[int] | None = None
         self._following: asyncio.Task[None] | None = None
+        self._unfollowing: set[asyncio.Task[None]] = set()
         self._task = asyncio.create_task(self._run())
 
     @property
@@ -203,7 +204,7 @@ class Hub:
             await self._tell(viewer, "connect")
             await self.apply_size()
         if self.ports is not None:
-            await self._send_ports(viewer)
+            await self._send_ports(viewer, self.ports)
         return viewer
 
     async def leave(self, viewer: Viewer) -> None:
@@ -281,18 +282,17 @@ class Hub:
         try:
             await self._attach_while_viewed()
         finally:
-            following = self._unfollow()
-            if following is not None:
-                # Its event stream is closed before the hub counts as stopped.
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
+            self._unfollow()
+            # Event streams are closed before the hub counts as stopped.
+            await asyncio.gather(*self._unfollowing, return_exceptions=True)
 
-    def _unfollow(self) -> asyncio.Task[None] | None:
-        """Stop following the instance's ports (nobody views it); return the task stopped."""
+    def _unfollow(self) -> None:
+        """Stop following the instance's ports (nobody views it)."""
         following, self._following, self.ports = self._following, None, None
         if following is not None:
             following.cancel()
-        return following
+            self._unfollowing.add(following)
+            following.add_done_callback(self._unfollowing.discard)
 
     async def _attach_while_viewed(self) -> None:
         """Attach, pump until the tty ends, attach again while anyone watches; back off while that fails."""
@@ -353,11 +353,12 @@ class Hub:
         if published != self.ports:
             self.ports = published
             for viewer in list(self.viewers):
-                await self._send_ports(viewer)
+                if viewer in self.viewers:  # not dropped meanwhile
+                    await self._send_ports(viewer, published)
 
-    async def _send_ports(self, viewer: Viewer) -> None:
+    async def _send_ports(self, viewer: Viewer, published: list[int]) -> None:
         try:
-            await viewer.send("instance docker ports", [{"instance": self.instance, "ports": self.ports}])
+            await viewer.send("instance docker ports", [{"instance": self.instance, "ports": published}])
         except Exception as e:  # noqa: BLE001 — see _send
             await self._drop(viewer, e)
 

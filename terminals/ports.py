@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from router.models import ClientBundle
 from sessions import inner
 from sessions.models import Instance
 
@@ -31,8 +32,8 @@ STABLE_SECONDS = 30
 @database_sync_to_async
 def instance_engine(name: str) -> inner.InstanceEngine | None:
     """Return how to reach a running instance's engine, or None when it is gone (or from before client bundles)."""
-    instance = Instance.objects.filter(name=name, state=Instance.State.RUNNING).select_related("client_bundle").first()
-    bundle = getattr(instance, "client_bundle", None) if instance is not None else None
+    instance = Instance.objects.filter(name=name, state=Instance.State.RUNNING).first()
+    bundle = ClientBundle.objects.filter(instance=instance).first() if instance is not None else None
     if instance is None or not instance.ip or bundle is None:
         return None
     return inner.InstanceEngine(

@@ -63,6 +63,13 @@ def test_it_holds_a_fixed_number_of_instances_per_core(tmp_path: Path, settings:
     assert capacity.instance_limit(MEMINFO, tmp_path) == 3 * len(os.sched_getaffinity(0))
 
 
+def test_it_counts_every_deployments_sandboxes_against_the_hosts_limit(tmp_path: Path) -> None:
+    assert capacity.in_use(3, tmp_path) == 3
+    sandboxes(tmp_path, 1000, 20)
+    assert capacity.in_use(3, tmp_path) == 20
+    assert capacity.in_use(30, tmp_path) == 30
+
+
 def test_it_reads_what_the_sandboxes_hold_from_their_cgroup(tmp_path: Path) -> None:
     assert capacity.sandboxes_memory_mb(sandboxes(tmp_path, 300, 2)) == (300, 2)
     assert capacity.sandboxes_memory_mb(tmp_path / "nowhere") is None
@@ -86,9 +93,9 @@ def test_it_caps_the_sessions_one_client_holds(live: Playground, settings: objec
 
 def test_it_refuses_an_instance_when_memory_runs_short(live: Playground, api: Api, settings: object) -> None:
     session_id = api.start()
-    # Room for one idle instance by the host's total memory, never by what is available, which is always less.
-    total = capacity.memory_total_mb()
-    settings.SANDBOX_MEMORY_RESERVE_MB = total - capacity.IDLE_INSTANCE_MB  # type: ignore[attr-defined]
+    # Room for one more instance by the host's total memory, never by what is available, which is always less.
+    room = capacity.per_instance_mb(capacity.sandboxes_memory_mb()) * (capacity.in_use(0) + 1)
+    settings.SANDBOX_MEMORY_RESERVE_MB = capacity.memory_total_mb() - room  # type: ignore[attr-defined]
     response = api.add(session_id, status=503)
     assert response["error"] == "out_of_capacity"
     assert "short of memory" in response["message"]
@@ -110,6 +117,8 @@ def test_it_reports_the_capacity_its_memory_gives_to_load_balancers(
     settings.MAX_INSTANCES_PER_HOST = 0  # type: ignore[attr-defined]
     expected = capacity.instance_limit()
     assert 0 < expected <= settings.INSTANCES_PER_CORE * len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
-    assert client.get("/ping").json() == {"status": "ok", "instances": 0, "capacity": expected}
-    settings.MAX_INSTANCES_PER_HOST = 3  # type: ignore[attr-defined]
-    assert client.get("/ping").json()["capacity"] == 3
+    # Instances: this deployment has none; other deployments' sandboxes on the same engine count.
+    assert client.get("/ping").json() == {"status": "ok", "instances": capacity.in_use(0), "capacity": expected}
+    settings.MAX_INSTANCES_PER_HOST = 1000  # type: ignore[attr-defined]
+    settings.INSTANCES_PER_CORE = 3  # type: ignore[attr-defined]
+    assert client.get("/ping").json()["capacity"] == 3 * len(os.sched_getaffinity(0))
