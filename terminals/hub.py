@@ -463,3 +463,4 @@ def forget_now(instance: str, hub: Hub | None = None) -> None:
     if hub is None or _hubs.get(instance) is hub:
         _hubs.pop(instance, None)
         _recent.pop(instance, None)
+        ports.forget(instance)

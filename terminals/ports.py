@@ -27,6 +27,9 @@ QUIET_SECONDS = 10
 RETRY_SECONDS = (1, 2, 5, 10)
 # A stream that lasted this long was a working engine: the next failure starts the back-off again.
 STABLE_SECONDS = 30
+# Instance name -> when following it may start next (loop time), and how often it has failed in a row.
+_next_start: dict[str, float] = {}
+_failures: dict[str, int] = {}
 
 
 @database_sync_to_async
@@ -44,9 +47,13 @@ def instance_engine(name: str) -> inner.InstanceEngine | None:
 async def follow(instance: str, tell: Callable[[list[int]], Awaitable[None]]) -> None:
     """Tell the instance's published ports now and after every change, until cancelled or the instance is gone."""
     loop = asyncio.get_running_loop()
-    failures = 0
+    # Started again by each page that opens, the back-off must outlive this task: a page reloaded in a loop
+    # would otherwise make the engine be asked at once, every time.
+    failures = _failures.get(instance, 0)
+    await asyncio.sleep(max(0.0, _next_start.get(instance, 0.0) - loop.time()))
     while True:
         started = loop.time()
+        _next_start[instance] = started + RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
         try:
             engine = await instance_engine(instance)
             if engine is None:
@@ -61,6 +68,13 @@ async def follow(instance: str, tell: Callable[[list[int]], Awaitable[None]]) ->
             failures = 0
         await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
         failures += 1
+        _failures[instance] = failures
+
+
+def forget(instance: str) -> None:
+    """Drop what is kept about following an instance that is gone."""
+    _next_start.pop(instance, None)
+    _failures.pop(instance, None)
 
 
 async def follow_engine(engine: inner.InstanceEngine, tell: Callable[[list[int]], Awaitable[None]]) -> None:
