@@ -5,8 +5,8 @@ instance reads the tty, keeps the recent output (RECENT_BYTES, cut at a line sta
 to the viewers. A viewer that joins, or that falls behind, is sent the recent output once (after clearing
 its screen) and then every frame from there on: each viewer's byte offset in the tty's output says what it
 has, so nothing reaches it twice and nothing is skipped in between. Input from all viewers is written in
-arrival order. The tty is sized to the smallest viewer, as in PWD. While it runs, the hub also follows the
-instance's published ports (terminals/ports.py) and tells its viewers when they change.
+arrival order. The tty is sized to the smallest viewer, as in PWD. While anyone views it, the hub also follows
+the instance's published ports (terminals/ports.py) and tells its viewers when they change.
 
 Flow control: a viewer that acknowledges frames has at most WINDOW_BYTES in flight; while one has a full
 window the hub stops reading, the engine stops reading the tty, and the shell waits, so a flood costs
