@@ -20,6 +20,10 @@ from sessions.engine import ENGINE_TLS_PORT, EngineTls
 from sessions.models import Instance
 
 Key = ec.EllipticCurvePrivateKey
+# A posted CACert: docker-machine's own CA, perhaps with an intermediate or two, never a bundle of the world's
+# (the platform parses it whenever it follows the instance's ports).
+CA_CERTS_LIMIT = 8
+CA_BYTES_LIMIT = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ def engine_tls(instance: Instance) -> EngineTls:
 
 def check(tls: EngineTls) -> None:
     """Raise ValueError unless the documents are a CA certificate, a certificate and the latter's private key."""
+    if len(tls.ca_cert) > CA_BYTES_LIMIT or tls.ca_cert.count("-----BEGIN") > CA_CERTS_LIMIT:
+        raise ValueError(f"CACert may hold at most {CA_CERTS_LIMIT} certificates, {CA_BYTES_LIMIT // 1024} KiB")
     # dockerd would refuse such files and never start; better to tell the client at once.
     try:
         x509.load_pem_x509_certificates(tls.ca_cert.encode())

@@ -29,9 +29,15 @@ from sessions.engine import ENGINE_TLS_PORT
 ANSWER_LIMIT = 256 * 1024
 HEAD_LIMIT = 16 * 1024
 # Raw bytes one connection may bring in: a handshake (certificates), headers and an answer, with room to spare.
-RAW_LIMIT = 2 * ANSWER_LIMIT
 # The event stream is never decrypted past its headers (see _Connection.rung), so what it brings is not counted.
-UNCOUNTED = float("inf")
+RAW_LIMIT = 2 * ANSWER_LIMIT
+# The server's part of a handshake: a few messages and its certificates (an engine's chain is a few KiB).
+HANDSHAKE_LIMIT = 64 * 1024
+# Past the handshake, records without content cost work for nothing: a connection may be given this many raw
+# bytes more than the content it brings, plus a sixteenth of that content for the records' own bytes.
+OVERHEAD_LIMIT = 16 * 1024
+# A TLS record: a 5-byte header, at most 16 KiB of content and 256 bytes of expansion.
+RECORD_LIMIT = 5 + 2**14 + 256
 # What changes the published ports: containers starting and ending, services created, updated or removed.
 _EVENTS = json.dumps({"type": ["container", "service"], "event": ["start", "die", "create", "update", "remove"]})
 # Badges a page can show; a learner publishing a range of thousands gets the first ones.
@@ -88,33 +94,51 @@ def _der(pem: str) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    """TLS over a raw connection, done here, so that what the server sends is counted before any of it is decrypted."""
+    """TLS over a raw connection, done here, so that what the server sends is counted before any of it is decrypted.
+
+    What arrives is given to TLS one record at a time, one record per turn of the event loop, so a flood costs
+    everyone else at most one record's work at a time; and a connection whose records stop bringing content
+    (session tickets, key updates, empty records: work for nothing) is cut soon.
+    """
 
     def __init__(self, engine: InstanceEngine) -> None:
         self.ip = engine.ip
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = engine.tls.wrap_bio(self._incoming, self._outgoing)
         self.transport: asyncio.Transport | None = None
-        self.raw_limit: float = RAW_LIMIT
-        self.received = 0
+        self.received = 0  # raw bytes arrived
+        self.handshaken = False
+        self._given = 0  # raw bytes given to TLS since the handshake...
+        self._decrypted = 0  # ...and the content TLS made of them
+        self.bell = False  # past an event stream's headers: what arrives only rings
+        self._rang = False
+        self._eof = False
         self.ended = False
         self.lost: Exception | None = None
+        self._cut: str | None = None
         self._arrived = asyncio.Event()
-        self._plain = bytearray()
+        self._raw = bytearray()  # arrived, not yet given to TLS
+        self._plain = bytearray()  # decrypted, not yet read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.received += len(data)
-        if self.received > self.raw_limit:
-            self.close()
+        if self.bell:
+            self._rang = True
+        elif self.received > RAW_LIMIT:
+            self.cut(f"more than {RAW_LIMIT} bytes on one connection")
             return
-        self._incoming.write(data)
+        else:
+            self._raw += data
+            if len(self._raw) > 2 * RECORD_LIMIT and self.transport is not None:
+                # Until TLS has caught up, what the server sends waits in the kernel.
+                self.transport.pause_reading()
         self._arrived.set()
 
     def eof_received(self) -> bool:
-        self._incoming.write_eof()
+        self._eof = True
         self._arrived.set()
         return False
 
@@ -129,25 +153,61 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def failure(self, what: str) -> Unanswered:
-        """Return the error to raise: what went wrong, unless the connection was cut for its size or broke."""
-        if self.received > self.raw_limit:
-            return Unanswered(f"{self.ip}: more than {RAW_LIMIT} bytes on one connection")
-        if self.lost is not None:
-            return Unanswered(f"{self.ip}: {self.lost}")
-        return Unanswered(f"{self.ip}: {what}")
+    def cut(self, why: str) -> None:
+        if self._cut is None:
+            self._cut = why
+        self.close()
 
-    async def _more(self) -> None:
-        """Wait for raw bytes (or the end); raise Unanswered at the end."""
-        if self.ended:
-            raise self.failure("the connection ended")
-        self._arrived.clear()
-        await self._arrived.wait()
+    def failure(self, what: str) -> Unanswered:
+        """Return the error to raise: what went wrong, unless the connection was cut or broke."""
+        if self._cut is None and self.lost is not None:
+            what = str(self.lost) or type(self.lost).__name__
+        return Unanswered(f"{self.ip}: {self._cut or what}")
 
     def _flush(self) -> None:
         pending = self._outgoing.read()
         if pending and self.transport is not None and not self.transport.is_closing():
             self.transport.write(pending)
+
+    async def _give(self) -> None:
+        """Give TLS the next record that arrives (or the end); raise Unanswered when neither will come."""
+        while (size := self._record_size()) is None:
+            if self._eof and not self._incoming.eof:
+                # What is left can never be a whole record: TLS makes of it the error it is.
+                self._incoming.write(bytes(self._raw))
+                self._raw.clear()
+                self._incoming.write_eof()
+                return
+            if self.ended or self._eof:
+                raise self.failure("the connection ended")
+            self._arrived.clear()
+            await self._arrived.wait()
+        # One record per turn of the loop: whatever the server sends, nobody else waits for more than that.
+        await asyncio.sleep(0)
+        if self.handshaken:
+            # TLS asks for more only once it has made content of all it was given.
+            if self._given - self._decrypted > OVERHEAD_LIMIT + self._decrypted // 16:
+                self.cut(f"more than {OVERHEAD_LIMIT} bytes of TLS records without content")
+            self._given += size
+        elif self.received - len(self._raw) + size > HANDSHAKE_LIMIT:
+            self.cut(f"a TLS handshake longer than {HANDSHAKE_LIMIT} bytes")
+        if self._cut is not None:
+            raise self.failure("")
+        self._incoming.write(bytes(self._raw[:size]))
+        del self._raw[:size]
+        transport = self.transport
+        if len(self._raw) <= RECORD_LIMIT and transport and not transport.is_reading() and not transport.is_closing():
+            transport.resume_reading()
+
+    def _record_size(self) -> int | None:
+        """Return the size of the first record that has arrived whole, or None."""
+        if len(self._raw) < 5:
+            return None
+        size = 5 + int.from_bytes(self._raw[3:5])
+        if size > RECORD_LIMIT:
+            self.cut("an answer that is not TLS")
+            raise self.failure("")
+        return size if len(self._raw) >= size else None
 
     async def handshake(self, pinned: bytes | None) -> None:
         """Complete TLS; raise Unanswered unless the server's certificate is the instance's (pinned, when given)."""
@@ -157,9 +217,10 @@ class _Connection(asyncio.Protocol):
                 break
             except ssl.SSLWantReadError:
                 self._flush()
-                await self._more()
+                await self._give()
             except ssl.SSLError as e:
                 raise self.failure(f"TLS: {e.reason or e}") from e
+        self.handshaken = True
         self._flush()
         if pinned is not None and self.tls.getpeercert(binary_form=True) != pinned:
             raise self.failure("not the instance's own server certificate")
@@ -177,56 +238,65 @@ class _Connection(asyncio.Protocol):
             data = bytes(self._plain[:size])
             del self._plain[:size]
             return data
+        return await self._decrypt(size)
+
+    async def _decrypt(self, size: int) -> bytes:
         while True:
             try:
-                return self.tls.read(size)
+                data = self.tls.read(size)
             except ssl.SSLWantReadError:
-                if self.ended:
-                    if self.received > self.raw_limit or self.lost is not None:
-                        raise self.failure("") from None
-                    return b""  # closed without TLS's own goodbye: HTTP/1.0's end of the answer all the same
-                await self._more()
+                await self._give()
+                continue
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                # Closed with or without TLS's own goodbye: HTTP/1.0's end of the answer all the same.
                 return b""
             except ssl.SSLError as e:
                 raise self.failure(f"TLS: {e.reason or e}") from e
+            self._decrypted += len(data)
+            # Replies TLS owes the server (to a key update, say) go out with everything else.
+            self._flush()
+            return data
 
     async def readline(self, limit: int) -> bytes:
         """Return one line with its end, or what came before the end of the answer."""
-        line = bytearray()
-        while not line.endswith(b"\n"):
-            chunk = await self.read(limit + 1 - len(line))
-            if not chunk:
-                break
-            newline = chunk.find(b"\n")
-            if newline >= 0:
-                self._plain[:0] = chunk[newline + 1 :]
-                chunk = chunk[: newline + 1]
-            line += chunk
-            if len(line) > limit:
+        scanned = 0
+        while (end := self._plain.find(b"\n", scanned) + 1) == 0:
+            scanned = len(self._plain)
+            if scanned > limit:
                 raise self.failure(f"answer headers longer than {limit} bytes")
-        return bytes(line)
+            more = await self._decrypt(limit + 1)
+            if not more:
+                end = scanned
+                break
+            self._plain += more
+        line = bytes(self._plain[:end])
+        del self._plain[:end]
+        return line
 
     async def rung(self) -> None:
         """Return once any raw byte has arrived, without decrypting it; raise Unanswered at the end."""
-        if self._incoming.eof or self.ended:
+        if self._eof or self.ended:
             raise self.failure("the event stream ended")
-        if self._plain or self.tls.pending() or self._incoming.pending:
+        if self._rang or self._plain or self._raw or self._incoming.pending or self.tls.pending():
             # What came with the headers, or since the last ring, is taken as one ring.
+            self._rang = False
             self._plain.clear()
+            self._raw.clear()
             self._incoming.read()
             return
         assert self.transport is not None
         self.transport.resume_reading()
         try:
-            await self._more()
+            while not (self._rang or self._eof or self.ended):
+                self._arrived.clear()
+                await self._arrived.wait()
         finally:
             if not self.transport.is_closing():
                 # Until the next look, what the server sends waits in the kernel: it costs us nothing.
                 self.transport.pause_reading()
-        if self.ended:
+        if not self._rang:
             raise self.failure("the event stream ended")
-        self._incoming.read()
+        self._rang = False
 
 
 @contextlib.asynccontextmanager
@@ -316,7 +386,7 @@ async def doorbell(engine: InstanceEngine, timeout: float) -> AsyncIterator[Door
     try:
         assert connection.transport is not None
         connection.transport.pause_reading()
-        connection.raw_limit = UNCOUNTED
+        connection.bell = True
         sock = connection.transport.get_extra_info("socket")
         # An idle stream whose other end vanished (a frozen sandbox, a dropped route) is noticed within minutes.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

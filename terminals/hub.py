@@ -40,6 +40,8 @@ UNACKNOWLEDGED_RATE = 1024 * 1024  # bytes per second
 RETRY_SECONDS = (0.5, 1, 2, 5)
 STABLE_SECONDS = 5
 DEFAULT_SIZE = (80, 24)
+# Ports are followed this long after the last viewer leaves: a page reloaded, even in a loop, finds them known.
+PORTS_LINGER_SECONDS = 15.0
 # Clear the screen and the scrollback before the recent output, so a reconnecting page does not show it twice.
 CLEAR = "\x1b[H\x1b[2J\x1b[3J"
 
@@ -183,6 +185,7 @@ class Hub:
         # The instance's published ports, once known; followed only while someone views the instance.
         self.ports: list[int] | None = None
         self._following: asyncio.Task[None] | None = None
+        self._unfollow_later: asyncio.TimerHandle | None = None
         self._unfollowing: set[asyncio.Task[None]] = set()
         self._task = asyncio.create_task(self._run())
 
@@ -198,6 +201,9 @@ class Hub:
             self._linger = None
         viewer = Viewer(self, send, acknowledged, size)
         self.viewers.append(viewer)
+        if self._unfollow_later is not None:
+            self._unfollow_later.cancel()
+            self._unfollow_later = None
         if self._following is None:
             self._following = asyncio.create_task(ports.follow(self.instance, self._tell_ports))
         if self._stream is not None:
@@ -221,7 +227,7 @@ class Hub:
         self.viewers.remove(viewer)
         viewer.window.release()
         if not self.viewers:
-            self._unfollow()
+            self._unfollow_later = self.loop.call_later(PORTS_LINGER_SECONDS, self._unfollow)
         if not self.viewers and settings.TERMINAL_LINGER > 0:
             # Keep reading a while, so what the shell prints while the page reloads is in the recent output.
             self._linger = self.loop.call_later(settings.TERMINAL_LINGER, self._stop)
@@ -288,6 +294,9 @@ class Hub:
 
     def _unfollow(self) -> None:
         """Stop following the instance's ports (nobody views it)."""
+        if self._unfollow_later is not None:
+            self._unfollow_later.cancel()
+            self._unfollow_later = None
         following, self._following, self.ports = self._following, None, None
         if following is not None:
             following.cancel()

@@ -8,6 +8,7 @@ badges of that instance (every call has a deadline and a cap, see sessions/inner
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -39,9 +40,11 @@ def instance_engine(name: str) -> inner.InstanceEngine | None:
     bundle = ClientBundle.objects.filter(instance=instance).first() if instance is not None else None
     if instance is None or not instance.ip or bundle is None:
         return None
-    return inner.InstanceEngine(
-        instance.ip, bundle.ca_cert, bundle.client_cert, bundle.client_key, server_cert=instance.tls_server_cert
-    )
+    return _engine(instance.ip, bundle.ca_cert, bundle.client_cert, bundle.client_key, instance.tls_server_cert)
+
+
+# Building an engine's TLS context parses certificates and a key: once per instance, not at every follow.
+_engine = functools.lru_cache(maxsize=1024)(inner.InstanceEngine)
 
 
 async def follow(instance: str, tell: Callable[[list[int]], Awaitable[None]]) -> None:

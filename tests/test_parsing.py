@@ -1,4 +1,5 @@
 import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -67,6 +68,13 @@ def test_it_decodes_docker_machine_tls_material() -> None:
 def test_it_refuses_tls_material_dockerd_could_not_load() -> None:
     with pytest.raises(BadInput, match="must be PEM certificates"):
         instance_request(f'{{"ServerCert": "{PEM}", "ServerKey": "{PEM}", "CACert": "{PEM}"}}'.encode())
+
+
+def test_it_refuses_a_ca_bundle_of_many_certificates() -> None:
+    fields = json.loads(f"{{{machine_tls()}}}")
+    fields["CACert"] = b64(base64.b64decode(fields["CACert"]).decode() * (credentials.CA_CERTS_LIMIT + 1))
+    with pytest.raises(BadInput, match=f"at most {credentials.CA_CERTS_LIMIT} certificates"):
+        instance_request(json.dumps(fields).encode())
 
 
 def test_it_refuses_a_server_key_of_another_certificate() -> None:

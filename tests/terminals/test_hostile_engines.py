@@ -81,11 +81,13 @@ async def test_an_instance_with_a_fake_engine_delays_no_one_elses_ports(
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def fake_engine(answer: Answer, tickets: int = 2) -> tuple[asyncio.Server, inner.InstanceEngine]:
-    """Serve a fake engine on loopback with a certificate of its own CA; return it and how the platform reaches it."""
+async def fake_engine(answer: Answer, tickets: int = 2, chain: int = 0) -> tuple[asyncio.Server, inner.InstanceEngine]:
+    """Serve a fake engine on loopback with a certificate of its own CA (sent with `chain` extra copies of the CA's);
+    return it and how the platform reaches it."""
     issued = credentials.issue("fake", valid_until=timezone.now() + timedelta(days=1))
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "server.pem").write_text(issued.engine.server_key + issued.engine.server_cert)
+        pem = issued.engine.server_key + issued.engine.server_cert + issued.engine.ca_cert * chain
+        (Path(folder) / "server.pem").write_text(pem)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(Path(folder) / "server.pem")
     context.num_tickets = tickets
@@ -95,15 +97,47 @@ async def fake_engine(answer: Answer, tickets: int = 2) -> tuple[asyncio.Server,
     return server, inner.InstanceEngine("127.0.0.1", issued.engine.ca_cert, *client, port=port)
 
 
-async def test_a_flood_of_tls_messages_that_carry_no_data_is_cut_at_the_byte_budget() -> None:
-    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
+async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()
 
+
+async def test_a_flood_of_tls_messages_that_carry_no_data_is_cut_soon() -> None:
     # Some ten thousand session tickets: TLS records the platform must process, none of them an answer.
     server, engine = await fake_engine(never_answer, tickets=10_000)
-    with pytest.raises(inner.Unanswered, match=f"more than {inner.RAW_LIMIT} bytes"):
+    with pytest.raises(inner.Unanswered, match=f"more than {inner.OVERHEAD_LIMIT} bytes of TLS records without"):
         await inner.published_ports(engine, 5)
     server.close()
+
+
+async def test_a_handshake_with_a_chain_of_hundreds_of_certificates_is_cut() -> None:
+    server, engine = await fake_engine(never_answer, chain=200)
+    with pytest.raises(inner.Unanswered, match=f"a TLS handshake longer than {inner.HANDSHAKE_LIMIT} bytes"):
+        await inner.published_ports(engine, 5)
+    server.close()
+
+
+async def test_a_long_answer_is_decrypted_a_record_at_a_time_between_everyone_elses_work() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\n[" + b"1," * (inner.ANSWER_LIMIT // 2 - 2) + b"1]")
+        await writer.drain()
+        writer.close()
+
+    turns = 0
+
+    async def someone_else() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    server, engine = await fake_engine(answer)
+    other = asyncio.create_task(someone_else())
+    assert await inner.published_ports(engine, 5) == []
+    other.cancel()
+    server.close()
+    # Two answers of a quarter MiB each, in records of at most 16 KiB: the loop turned between any two of them.
+    assert turns >= 2 * inner.ANSWER_LIMIT // 2**14
 
 
 async def test_an_engine_that_never_stops_ringing_is_looked_at_ever_less_often() -> None:

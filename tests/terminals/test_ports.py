@@ -6,16 +6,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from sessions import inner
 from sessions.models import Playground
-from terminals import ports
+from terminals import hub, ports
 from tests.conftest import Api, sh
 from tests.router.conftest import with_busybox
 from tests.router.test_docker_machine import driver_body, make_machine_certs
-from tests.terminals.conftest import publish_web
+from tests.terminals.conftest import PortsViewer, publish_web
 
 
 async def engine_of(instance: dict[str, Any]) -> inner.InstanceEngine:
@@ -72,6 +73,33 @@ async def test_a_viewer_who_joins_later_is_told_at_once(live: Playground, api: A
 
     joined = time.monotonic()
     assert await (await viewing(instance)).until([8080]) - joined < 0.5
+
+
+async def test_a_page_reloaded_finds_the_ports_known_and_the_engine_is_not_asked_again(
+    live: Playground, api: Api, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.TERMINAL_LINGER = 60
+    follows = 0
+    follow_engine = ports.follow_engine
+
+    async def counted(*args: Any) -> None:
+        nonlocal follows
+        follows += 1
+        await follow_engine(*args)
+
+    monkeypatch.setattr(ports, "follow_engine", counted)
+    instance = await sync_to_async(api.add)(await sync_to_async(api.start)())
+    await sync_to_async(with_busybox)(instance)
+    await sync_to_async(publish_web)(instance, "8080:80")
+    try:
+        for _ in range(5):
+            page = PortsViewer()
+            viewer = await hub.join(instance["name"], page.send, acknowledged=False, size=None)
+            await page.until([8080])
+            await viewer.leave()
+    finally:
+        await hub.forget(instance["name"])
+    assert follows == 1
 
 
 async def test_it_follows_a_docker_machine_instance_whose_ca_lacks_its_last_newline(
