@@ -53,6 +53,7 @@ DATA_DIR = ROOT / "var" / DEPLOYMENT
 REDIS_URL = "redis://127.0.0.1:6379/6"  # 0: a dev server, 3 and 4: the tests and the other benches
 PROCESSES = ("web", "worker", "beat")
 MAX_INSTANCES = 400
+BADGE_PORT = 8080
 SETTLE, CPU_WINDOW = 20.0, 30.0
 READY_SAMPLES, ECHO_SAMPLES, ECHO_WARMUP = 3, 100, 10
 # An instance answers within SANDBOX_READY_TIMEOUT (60 s) of its start, which waits on the engine under load.
@@ -319,6 +320,21 @@ async def echo_times(base: str, session_id: str, instance: str) -> list[float]:
     return times
 
 
+async def badge_seconds(base: str, session_id: str, instance: str) -> float:
+    """Publish a port inside the instance, its page open; return seconds from `docker run -p` to the page's badge."""
+    url = base.replace("http://", "ws://") + f"/sessions/{session_id}/ws/"
+    # An image of the instance's own busybox: no registry or mirror needed.
+    image = "tar -C /bin -c busybox | docker import - web >/dev/null"
+    publish = ["sh", "-c", f"{image} && docker run -d -p {BADGE_PORT}:80 web /busybox httpd -f -p 80"]
+    async with asyncio.timeout(120), connect(url, open_timeout=10, close_timeout=5) as ws:
+        await asyncio.to_thread(subprocess.run, ["docker", "-H", ENGINE, "exec", instance, *publish], check=True)
+        published = time.monotonic()
+        while True:
+            event = json.loads(await ws.recv())
+            if event["name"] == "instance docker ports" and BADGE_PORT in event["args"][0]["ports"]:
+                return time.monotonic() - published
+
+
 async def _type(ws: ClientConnection, instance: str, keys: str) -> None:
     await ws.send(json.dumps({"name": "instance terminal in", "args": [instance, keys]}))
 
@@ -341,7 +357,7 @@ async def _drain(ws: ClientConnection, quiet: float = 0.5) -> None:
 
 HEADER = (
     "| N | CPU busy % | load1 | MiB/instance (cgroup) | MiB/instance (MemAvailable) | ready p50 s | echo p50 ms "
-    "| echo p95 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| echo p95 ms | badge s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -354,6 +370,7 @@ class Row:
     available_mib: float | None = None
     ready: list[float] = field(default_factory=list)
     echo: list[float] = field(default_factory=list)
+    badge: float | None = None
 
     def markdown(self) -> str:
         p95 = statistics.quantiles(self.echo, n=20)[18] if len(self.echo) > 1 else None
@@ -366,6 +383,7 @@ class Row:
             _cell(statistics.median(self.ready) if self.ready else None, ".2f"),
             _cell(statistics.median(self.echo) if self.echo else None, ".2f"),
             _cell(p95, ".2f"),
+            _cell(self.badge, ".2f"),
         ]
         return f"| {' | '.join(cells)} |"
 
@@ -392,6 +410,8 @@ def measure(platform: Platform, idle: list[tuple[str, str]], available_at_0: flo
             row.ready.append(seconds)
             if not row.echo:  # the empty host: no idle instance to type into
                 row.echo = asyncio.run(echo_times(platform.base, session_id, name))
+            if row.badge is None:
+                row.badge = asyncio.run(badge_seconds(platform.base, session_id, name))
         finally:
             platform.end_session(session_id)
     platform.check()
