@@ -14,7 +14,9 @@ after letting the host settle 20 s:
   `playground`), and the drop of MemAvailable since N=0, each divided by N;
 - ready time: POST /sessions/{id}/instances until its 200, in a fresh session, median of 3 (ended again);
 - keystroke echo p50 / p95 through the session WebSocket, 100 keys on the first idle instance (at N=0 on a
-  fresh one).
+  fresh one);
+- badge: from `docker run -d -p 8080:80` inside one of the fresh instances, its page open, until the page is
+  told port 8080 is published ("–" when not within a minute).
 Adding stops at the platform's 503 out_of_capacity. On the way out, Ctrl-C and errors included, every session is
 ended, whatever still carries the run's label is removed from the engine and the processes are stopped. The
 default steps take a while: bench/run runs this only when named (`bench/run density`).
@@ -54,6 +56,7 @@ REDIS_URL = "redis://127.0.0.1:6379/6"  # 0: a dev server, 3 and 4: the tests an
 PROCESSES = ("web", "worker", "beat")
 MAX_INSTANCES = 400
 BADGE_PORT = 8080
+BADGE_TIMEOUT = 60
 SETTLE, CPU_WINDOW = 20.0, 30.0
 READY_SAMPLES, ECHO_SAMPLES, ECHO_WARMUP = 3, 100, 10
 # An instance answers within SANDBOX_READY_TIMEOUT (60 s) of its start, which waits on the engine under load.
@@ -320,19 +323,26 @@ async def echo_times(base: str, session_id: str, instance: str) -> list[float]:
     return times
 
 
-async def badge_seconds(base: str, session_id: str, instance: str) -> float:
-    """Publish a port inside the instance, its page open; return seconds from `docker run -p` to the page's badge."""
+async def badge_seconds(base: str, session_id: str, instance: str) -> float | None:
+    """Publish a port inside the instance, its page open; return seconds from `docker run -p` being typed to the
+    page's badge (so the container's start counts), or None when no badge came within BADGE_TIMEOUT."""
     url = base.replace("http://", "ws://") + f"/sessions/{session_id}/ws/"
+    inside = ["docker", "-H", ENGINE, "exec", instance]
     # An image of the instance's own busybox: no registry or mirror needed.
-    image = "tar -C /bin -c busybox | docker import - web >/dev/null"
-    publish = ["sh", "-c", f"{image} && docker run -d -p {BADGE_PORT}:80 web /busybox httpd -f -p 80"]
-    async with asyncio.timeout(120), connect(url, open_timeout=10, close_timeout=5) as ws:
-        await asyncio.to_thread(subprocess.run, ["docker", "-H", ENGINE, "exec", instance, *publish], check=True)
+    image = ["sh", "-c", "tar -C /bin -c busybox | docker import - web >/dev/null"]
+    publish = ["docker", "run", "-d", "-p", f"{BADGE_PORT}:80", "web", "/busybox", "httpd", "-f", "-p", "80"]
+    async with connect(url, open_timeout=10, close_timeout=5) as ws:
+        await asyncio.to_thread(subprocess.run, [*inside, *image], check=True, timeout=60)
         published = time.monotonic()
-        while True:
-            event = json.loads(await ws.recv())
-            if event["name"] == "instance docker ports" and BADGE_PORT in event["args"][0]["ports"]:
-                return time.monotonic() - published
+        await asyncio.to_thread(subprocess.run, [*inside, *publish], check=True, timeout=60)
+        try:
+            async with asyncio.timeout(BADGE_TIMEOUT):
+                while True:
+                    event = json.loads(await ws.recv())
+                    if event["name"] == "instance docker ports" and BADGE_PORT in event["args"][0]["ports"]:
+                        return time.monotonic() - published
+        except TimeoutError:
+            return None
 
 
 async def _type(ws: ClientConnection, instance: str, keys: str) -> None:
@@ -371,6 +381,7 @@ class Row:
     ready: list[float] = field(default_factory=list)
     echo: list[float] = field(default_factory=list)
     badge: float | None = None
+    badge_tried: bool = False
 
     def markdown(self) -> str:
         p95 = statistics.quantiles(self.echo, n=20)[18] if len(self.echo) > 1 else None
@@ -410,8 +421,8 @@ def measure(platform: Platform, idle: list[tuple[str, str]], available_at_0: flo
             row.ready.append(seconds)
             if not row.echo:  # the empty host: no idle instance to type into
                 row.echo = asyncio.run(echo_times(platform.base, session_id, name))
-            if row.badge is None:
-                row.badge = asyncio.run(badge_seconds(platform.base, session_id, name))
+            if not row.badge_tried:
+                row.badge_tried, row.badge = True, asyncio.run(badge_seconds(platform.base, session_id, name))
         finally:
             platform.end_session(session_id)
     platform.check()

@@ -56,6 +56,7 @@ def engine_tls(instance: Instance) -> EngineTls:
 
 def check(tls: EngineTls) -> None:
     """Raise ValueError unless the documents are a CA certificate, a certificate and the latter's private key."""
+    # Counted before anything is parsed.
     if len(tls.ca_cert) > CA_BYTES_LIMIT or tls.ca_cert.count("-----BEGIN") > CA_CERTS_LIMIT:
         raise ValueError(f"CACert may hold at most {CA_CERTS_LIMIT} certificates, {CA_BYTES_LIMIT // 1024} KiB")
     # dockerd would refuse such files and never start; better to tell the client at once.

@@ -40,7 +40,8 @@ UNACKNOWLEDGED_RATE = 1024 * 1024  # bytes per second
 RETRY_SECONDS = (0.5, 1, 2, 5)
 STABLE_SECONDS = 5
 DEFAULT_SIZE = (80, 24)
-# Ports are followed this long after the last viewer leaves: a page reloaded, even in a loop, finds them known.
+# Ports are followed this long after the last viewer leaves: a page reloaded, even in a loop, finds them known
+# (unless the hub itself stops sooner: TERMINAL_LINGER, 900 s by default, 0 in tests).
 PORTS_LINGER_SECONDS = 15.0
 # Clear the screen and the scrollback before the recent output, so a reconnecting page does not show it twice.
 CLEAR = "\x1b[H\x1b[2J\x1b[3J"
@@ -182,7 +183,7 @@ class Hub:
         self._closing = False
         self._linger: asyncio.TimerHandle | None = None
         self._resuming: set[asyncio.Task[None]] = set()
-        # The instance's published ports, once known; followed only while someone views the instance.
+        # The instance's published ports, once known; followed while someone views the instance, and a little after.
         self.ports: list[int] | None = None
         self._following: asyncio.Task[None] | None = None
         self._unfollow_later: asyncio.TimerHandle | None = None

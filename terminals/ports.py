@@ -1,4 +1,4 @@
-"""Follow the ports an instance publishes while someone views it; nothing polls an instance nobody views.
+"""Follow the ports an instance publishes while someone views it (and a little after); nothing polls.
 
 The instance's engine is asked for its containers and services once, then again after each burst on its event
 stream. It is the learner's engine: it may answer slowly, with garbage or not at all, which only ever delays the
@@ -8,7 +8,6 @@ badges of that instance (every call has a deadline and a cap, see sessions/inner
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -31,6 +30,8 @@ STABLE_SECONDS = 30
 # Instance name -> when following it may start next (loop time), and how often it has failed in a row.
 _next_start: dict[str, float] = {}
 _failures: dict[str, int] = {}
+# Instance name -> what its engine was built from, and the engine.
+_engines: dict[str, tuple[tuple[str, ...], inner.InstanceEngine]] = {}
 
 
 @database_sync_to_async
@@ -40,11 +41,12 @@ def instance_engine(name: str) -> inner.InstanceEngine | None:
     bundle = ClientBundle.objects.filter(instance=instance).first() if instance is not None else None
     if instance is None or not instance.ip or bundle is None:
         return None
-    return _engine(instance.ip, bundle.ca_cert, bundle.client_cert, bundle.client_key, instance.tls_server_cert)
-
-
-# Building an engine's TLS context parses certificates and a key: once per instance, not at every follow.
-_engine = functools.lru_cache(maxsize=1024)(inner.InstanceEngine)
+    how = (instance.ip, bundle.ca_cert, bundle.client_cert, bundle.client_key, instance.tls_server_cert)
+    # Building an engine's TLS context parses certificates and a key: once per instance, not at every follow.
+    known = _engines.get(name)
+    if known is None or known[0] != how:
+        known = _engines[name] = (how, inner.InstanceEngine(*how))
+    return known[1]
 
 
 async def follow(instance: str, tell: Callable[[list[int]], Awaitable[None]]) -> None:
@@ -78,6 +80,7 @@ def forget(instance: str) -> None:
     """Drop what is kept about following an instance that is gone."""
     _next_start.pop(instance, None)
     _failures.pop(instance, None)
+    _engines.pop(instance, None)
 
 
 async def follow_engine(engine: inner.InstanceEngine, tell: Callable[[list[int]], Awaitable[None]]) -> None:

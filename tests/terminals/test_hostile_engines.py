@@ -104,7 +104,7 @@ async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 async def test_a_flood_of_tls_messages_that_carry_no_data_is_cut_soon() -> None:
     # Some ten thousand session tickets: TLS records the platform must process, none of them an answer.
     server, engine = await fake_engine(never_answer, tickets=10_000)
-    with pytest.raises(inner.Unanswered, match=f"more than {inner.OVERHEAD_LIMIT} bytes of TLS records without"):
+    with pytest.raises(inner.Unanswered, match=f"more than {inner.OVERHEAD_LIMIT} bytes of TLS records beyond"):
         await inner.published_ports(engine, 5)
     server.close()
 
