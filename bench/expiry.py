@@ -53,7 +53,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db.models import Count, DurationField, ExpressionWrapper, F
 
-    from sessions import engine, sandboxes
+    from sessions import engine, lifecycle
     from sessions.models import Instance, Playground, Session
     from tests.processes import Processes, wait_until
 
@@ -67,9 +67,9 @@ def main() -> None:
 
     def churn(n: int) -> None:
         life = timedelta(seconds=random.uniform(args.min_life, args.max_life))
-        session = sandboxes.start_session(playground, duration=life)
+        session = lifecycle.start_session(playground, duration=life)
         if n % args.instance_every == 0:
-            sandboxes.add_instance(session, sandboxes.InstanceRequest())
+            lifecycle.add_instance(session, lifecycle.InstanceRequest())
 
     started = time.monotonic()
     try:

@@ -54,7 +54,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from mirror import registry
-    from sessions import sandboxes
+    from sessions import lifecycle
     from sessions.models import Playground
 
     if args.seed:
@@ -67,15 +67,15 @@ def main() -> None:
     with registry.running(registry.mirror_host(), read_only=True) as addr:
         settings.MIRROR_PORT = int(addr.rsplit(":", 1)[1])
         for _ in range(args.rounds):
-            sessions = [sandboxes.start_session(playground) for _ in range(2)]
+            sessions = [lifecycle.start_session(playground) for _ in range(2)]
             try:
-                first, second = (sandboxes.add_instance(s, sandboxes.InstanceRequest()).name for s in sessions)
+                first, second = (lifecycle.add_instance(s, lifecycle.InstanceRequest()).name for s in sessions)
                 figures["first pull"].append(timed_exec(first, "docker pull -q nginx"))
                 figures["second pull"].append(timed_exec(second, "docker pull -q nginx"))
                 figures["hello-world"].append(timed_exec(second, "docker run --rm hello-world"))
             finally:
                 for session in sessions:
-                    sandboxes.end_session(session, reason="benchmark done")
+                    lifecycle.end_session(session, reason="benchmark done")
     for name, values in figures.items():
         print(f"{name:12} median {statistics.median(values):.2f} s  (min {min(values):.2f}, max {max(values):.2f})")
 

@@ -28,7 +28,7 @@ from django.conf import settings  # noqa: E402
 
 from mirror import registry  # noqa: E402
 from router.hostnames import direct_host  # noqa: E402
-from sessions import engine, sandboxes  # noqa: E402
+from sessions import engine, lifecycle  # noqa: E402
 from sessions.models import Instance, Playground  # noqa: E402
 from tests.router.conftest import BUILD_BUSYBOX  # noqa: E402
 
@@ -137,12 +137,12 @@ def start_instance() -> Instance:
     # The instance's engine is told the mirror's port when it is made, and pulls nginx from it.
     with registry.running(registry.mirror_host(), read_only=True) as mirror:
         settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
-        session = sandboxes.start_session(playground)
-        instance = sandboxes.add_instance(session, sandboxes.InstanceRequest())
+        session = lifecycle.start_session(playground)
+        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
         script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
         code, output = engine.exec_run(instance.name, ["sh", "-c", script])
     if code != 0:
-        sandboxes.end_session(session, reason="benchmark failed")
+        lifecycle.end_session(session, reason="benchmark failed")
         raise SystemExit(output.decode())
     return instance
 
@@ -182,7 +182,7 @@ def main(seconds: int) -> None:
     finally:
         router.terminate()
         router.wait(timeout=10)
-        sandboxes.end_session(instance.session, reason="benchmark done")
+        lifecycle.end_session(instance.session, reason="benchmark done")
 
 
 if __name__ == "__main__":

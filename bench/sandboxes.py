@@ -1,12 +1,12 @@
 """Seconds from asking for an instance to a working inner engine, and the memory an idle one holds.
 
-    .venv/bin/python bench/sandboxes.py [--count 8] [--root DIR] [--raw-only | --platform-only]
+    .venv/bin/python bench/lifecycle.py [--count 8] [--root DIR] [--raw-only | --platform-only]
 
 Three ways, same image, one after the other, each instance left idle 20 s before its memory is read:
 - raw: `docker run` of the sandbox image with the same security options, then `docker info` inside until it
   answers; once on the sandbox engine (user namespaces) and, where the machine runs one, once on its system
   engine with the capability set the platform used before (no user namespace);
-- platform: `sandboxes.add_instance` of the checkout at --root (default: this one), which adds the session
+- platform: `lifecycle.add_instance` of the checkout at --root (default: this one), which adds the session
   network, TLS certificates and the readiness wait. Pointing --root at an older checkout (run from that folder
   with PYTHONPATH and DOCKER_HOST set for it, and --platform-only) measures that version the same way.
 Memory is the cgroup's usage minus its inactive page cache, as `docker stats` counts it.
@@ -94,17 +94,17 @@ def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
     import django
 
     django.setup()
-    from sessions import engine, sandboxes
+    from sessions import engine, lifecycle
     from sessions.models import Playground
 
     playground = Playground.for_host("localhost")
     sessions, seconds = [], []
     try:
         for _ in range(count):
-            session = sandboxes.start_session(playground)
+            session = lifecycle.start_session(playground)
             sessions.append(session)
             start = time.monotonic()
-            sandboxes.add_instance(session, sandboxes.InstanceRequest())
+            lifecycle.add_instance(session, lifecycle.InstanceRequest())
             seconds.append(time.monotonic() - start)
         time.sleep(IDLE)
         api = engine.client().api
@@ -115,7 +115,7 @@ def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
         ]
     finally:
         for session in sessions:
-            sandboxes.end_session(session, reason="benchmark")
+            lifecycle.end_session(session, reason="benchmark")
     return seconds, memory
 
 

@@ -33,7 +33,7 @@ from bench.ssh_gateway import (  # noqa: E402
     throughput,
 )
 from gateway.server import _CIPHERS  # noqa: E402
-from sessions import engine, sandboxes  # noqa: E402
+from sessions import engine, lifecycle  # noqa: E402
 from sessions.models import Playground  # noqa: E402
 
 _ZEROS = bytes(256 * 1024)
@@ -123,10 +123,10 @@ async def engine_echo(container: str) -> float:
 
 
 def main() -> None:
-    session = sandboxes.start_session(Playground.for_host(settings.PLAYGROUND_DOMAIN))
+    session = lifecycle.start_session(Playground.for_host(settings.PLAYGROUND_DOMAIN))
     bare = None
     try:
-        instance = sandboxes.add_instance(session, sandboxes.InstanceRequest())
+        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
         bare = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
         assert bare.stdout
         port = bare.stdout.readline().rsplit(":", 1)[1].strip()
@@ -150,7 +150,7 @@ def main() -> None:
     finally:
         if bare:
             bare.terminate()
-        sandboxes.end_session(session, reason="benchmark done")
+        lifecycle.end_session(session, reason="benchmark done")
 
     med = [statistics.median(column) for column in zip(*rows, strict=True)]
     print(f"{ROUNDS} alternating rounds, medians.\n")

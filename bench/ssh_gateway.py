@@ -27,7 +27,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from sessions import sandboxes  # noqa: E402
+from sessions import lifecycle  # noqa: E402
 from sessions.models import Playground  # noqa: E402
 
 ECHOES = 200
@@ -90,11 +90,11 @@ def paired(measure: Callable[[list[str]], float], ssh: list[str], docker: list[s
 
 def main() -> None:
     playground = Playground.for_host(settings.PLAYGROUND_DOMAIN)
-    session = sandboxes.start_session(playground)
+    session = lifecycle.start_session(playground)
     workdir = Path(tempfile.mkdtemp(prefix="bench-ssh-"))
     gateway = None
     try:
-        instance = sandboxes.add_instance(session, sandboxes.InstanceRequest())
+        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
         gateway = subprocess.Popen(
             [sys.executable, "manage.py", "run_ssh_gateway", "--bind", "127.0.0.1", "--port", "0"],
             cwd=ROOT,
@@ -117,7 +117,7 @@ def main() -> None:
     finally:
         if gateway:
             gateway.terminate()
-        sandboxes.end_session(session, reason="benchmark done")
+        lifecycle.end_session(session, reason="benchmark done")
 
     print(f"{ROUNDS} alternating rounds; each figure is the median over rounds, each ratio the median ratio.\n")
     print("| measure | ssh gateway | docker exec | ratio | goal |\n|---|---|---|---|---|")

@@ -45,9 +45,9 @@ from websockets.http11 import Request, Response  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
 from bench.terminal_floor import SansIoWebSocket  # noqa: E402
-from sessions import engine, sandboxes  # noqa: E402
+from sessions import engine, lifecycle  # noqa: E402
+from sessions.lifecycle import InstanceRequest  # noqa: E402
 from sessions.models import Playground  # noqa: E402
-from sessions.sandboxes import InstanceRequest  # noqa: E402
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 ECHO_SAMPLES = 300
@@ -487,12 +487,12 @@ async def _raw(argv: list[str], instance: str) -> RawPty:
 def main() -> None:
     call_command("migrate", verbosity=0)
     playground = Playground.for_host("localhost")
-    session = sandboxes.start_session(playground)
+    session = lifecycle.start_session(playground)
     try:
-        instance = sandboxes.add_instance(session, InstanceRequest())
+        instance = lifecycle.add_instance(session, InstanceRequest())
         asyncio.run(run(session.id, instance.name))
     finally:
-        sandboxes.end_session(session, reason="benchmark done")
+        lifecycle.end_session(session, reason="benchmark done")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from gateway.keys import BadKey, parse_public_key
 from gateway.models import AuthorizedKey, TooManyKeys
 from sessions import parsing
 from sessions.api import error, get_live_session, json_api
-from sessions.sandboxes import BadInput
+from sessions.lifecycle import BadInput
 
 
 @json_api

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sessions import capacity, engine, parsing, sandboxes
+from sessions import capacity, engine, lifecycle, parsing
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
 
@@ -29,7 +29,7 @@ def json_api(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except sandboxes.SandboxError as e:
+        except lifecycle.SandboxError as e:
             return error(e.status, e.code, str(e))
         except Http404 as e:
             return error(404, "not_found", str(e))
@@ -48,7 +48,7 @@ def get_live_session(session_id: str) -> Session:
     """Return the live session, counting the call as the learner's activity (it postpones idle culling)."""
     session = get_session(session_id)
     if not session.is_live:
-        raise sandboxes.SessionEnded("this session has ended")
+        raise lifecycle.SessionEnded("this session has ended")
     session.touch()
     return session
 
@@ -65,7 +65,7 @@ def get_instance(session: Session, name: str) -> Instance:
 def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_session(session_id)
     if request.method == "DELETE":
-        sandboxes.end_session(session, reason="deleted")
+        lifecycle.end_session(session, reason="deleted")
     return JsonResponse(session.to_json())
 
 
@@ -73,7 +73,7 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_session(session_id)
-    sandboxes.end_session(session, reason="closed")
+    lifecycle.end_session(session, reason="closed")
     return JsonResponse(session.to_json())
 
 
@@ -81,7 +81,7 @@ def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 def session_extend(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
-    sandboxes.extend_session(session)
+    lifecycle.extend_session(session)
     return JsonResponse(session.to_json())
 
 
@@ -91,14 +91,14 @@ def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
     spec = parsing.instance_request(request.body)
     # PWD's docker-machine driver and SDK accept exactly 200 here.
-    return JsonResponse(sandboxes.add_instance(session, spec).to_json())
+    return JsonResponse(lifecycle.add_instance(session, spec).to_json())
 
 
 @json_api
 @require_http_methods(["DELETE"])
 def instance_delete(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
     instance = get_instance(get_live_session(session_id), name)
-    sandboxes.delete_instance(instance)
+    lifecycle.delete_instance(instance)
     return JsonResponse(instance.to_json())
 
 

@@ -13,7 +13,7 @@ from django.core.validators import URLValidator
 
 from router import credentials
 from sessions.engine import EngineTls
-from sessions.sandboxes import BadInput, InstanceRequest, ReservedEnv
+from sessions.lifecycle import BadInput, InstanceRequest, ReservedEnv
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
 # ASCII digits only: str.isdigit() and \d also take "²" or "٣", which float() then refuses or reads.

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from sessions import capacity, engine, sandboxes
+from sessions import capacity, engine, lifecycle
 from sessions.models import Instance, Session
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,9 @@ def sweep() -> list[tuple[str, datetime | None]]:
         for instance in running:
             container = containers.get(instance.name)
             if container is None:
-                sandboxes.forget_vanished(instance)
+                lifecycle.forget_vanished(instance)
             elif container.stopped:
-                sandboxes.revive(instance)
+                lifecycle.revive(instance)
         remove_orphans(objects, now)
         guard_disk([i for i in running if i.name in containers], containers)
     return sessions_to_end(now)
@@ -125,6 +125,6 @@ def end_if_due(session_id: str) -> None:
     else:
         return  # extended, or scheduled ahead and not due yet: a later sweep schedules it again
     try:
-        sandboxes.end_session(session, reason)
-    except sandboxes.SandboxError as e:
+        lifecycle.end_session(session, reason)
+    except lifecycle.SandboxError as e:
         log.warning("ending session %s failed; the sweep retries once its claim lapses: %s", session_id, e)

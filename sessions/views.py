@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sessions import parsing, ratelimit, sandboxes
+from sessions import lifecycle, parsing, ratelimit
 from sessions.api import error, get_session
 from sessions.models import Playground
 
@@ -47,15 +47,15 @@ def home(request: HttpRequest) -> HttpResponse:
     try:
         address = request.META.get("REMOTE_ADDR", "")
         if not ratelimit.allow("start", address, settings.SESSION_STARTS_PER_MINUTE):
-            raise sandboxes.TooManyStarts("too many sessions started from your address; try again in a minute")
-        session = sandboxes.start_session(
+            raise lifecycle.TooManyStarts("too many sessions started from your address; try again in a minute")
+        session = lifecycle.start_session(
             playground,
             client_address=address or None,
             duration=parsing.parse_duration(request.POST.get("session-duration", "")),
             image=request.POST.get("image_name", "").strip(),
             **parsing.stack_fields(request.POST.get("stack", ""), request.POST.get("stack_name", "")),
         )
-    except sandboxes.SandboxError as e:
+    except lifecycle.SandboxError as e:
         if xhr:
             return error(e.status, e.code, str(e))
         return render(request, "home.html", {"playground": playground, "error": str(e)}, status=e.status)

@@ -15,7 +15,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from sessions import events, sandboxes
+from sessions import events, lifecycle
 from sessions.models import ACTIVITY_RESOLUTION, Instance, Session
 from terminals import hub
 
@@ -44,7 +44,7 @@ def _touch(session_id: str) -> None:
 def _end_session_now(session_id: str) -> None:
     session = Session.objects.filter(pk=session_id).first()
     if session is not None:
-        sandboxes.end_session(session, reason="closed")
+        lifecycle.end_session(session, reason="closed")
 
 
 # Ending a session removes containers: slow, so it runs outside the one thread the ORM helpers share.

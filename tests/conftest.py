@@ -19,7 +19,7 @@ from django.db import connection
 from django.test import Client
 
 from mirror import registry
-from sessions import engine, firewall, sandboxes
+from sessions import engine, firewall, lifecycle
 from sessions.models import Instance, Playground, Session
 from tests.processes import Processes, wait_until
 
@@ -51,7 +51,7 @@ def live(docker_engine: None, transactional_db: None, playground: Playground) ->
     # Lapse every ending claim: whoever held one (a killed worker, a test) is gone now.
     Session.objects.filter(state=Session.State.ENDING).update(ended_at=None)
     for session in Session.objects.exclude(state=Session.State.ENDED):
-        sandboxes.end_session(session, reason="test teardown")
+        lifecycle.end_session(session, reason="test teardown")
 
 
 class Api:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from sessions import engine, sandboxes
+from sessions import engine, lifecycle
 from sessions.models import Playground, Session
 from tests.conftest import Api
 
@@ -25,7 +25,7 @@ def test_it_leaves_a_fresh_claim_to_its_holder(live: Playground, api: Api) -> No
     session = Session.objects.get(pk=api.start())
     assert session.claim_ending("expired")
 
-    sandboxes.end_session(Session.objects.get(pk=session.pk), "deleted")
+    lifecycle.end_session(Session.objects.get(pk=session.pk), "deleted")
 
     assert Session.objects.get(pk=session.pk).state == Session.State.ENDING
     assert engine.labelled_objects(session.id)["networks"], "the holder is still removing them"
@@ -37,7 +37,7 @@ def test_it_takes_over_an_ending_whose_claim_lapsed(live: Playground, api: Api) 
     lapsed = timezone.now() - timedelta(seconds=settings.ENDING_LEASE + 1)
     Session.objects.filter(pk=session.pk).update(ended_at=lapsed)
 
-    sandboxes.end_session(Session.objects.get(pk=session.pk), "deleted")
+    lifecycle.end_session(Session.objects.get(pk=session.pk), "deleted")
 
     ended = Session.objects.get(pk=session.pk)
     assert (ended.state, ended.end_reason) == (Session.State.ENDED, "expired")

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from router import credentials
+from sessions.lifecycle import BadInput
 from sessions.parsing import instance_request, parse_duration
-from sessions.sandboxes import BadInput
 
 PEM = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").decode()
 

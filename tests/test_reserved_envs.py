@@ -8,9 +8,9 @@ import pytest
 from django.conf import settings
 
 from sessions import engine
+from sessions.lifecycle import ReservedEnv
 from sessions.models import Playground
 from sessions.parsing import instance_request
-from sessions.sandboxes import ReservedEnv
 from tests.conftest import Api
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
-from sessions import engine, events, sandboxes
+from sessions import engine, events, lifecycle
 from sessions.models import Instance, Playground, Session
 from tests.conftest import CELERY_REDIS_URL, Api
 from tests.processes import Processes
@@ -43,6 +43,6 @@ def test_it_does_not_report_instances_of_an_ending_session(live: Playground, api
     Session.objects.filter(pk=session_id).update(state=Session.State.ENDING)
     engine.remove_sandbox(instance.name)
 
-    sandboxes.forget_vanished(instance)
+    lifecycle.forget_vanished(instance)
 
     assert Instance.objects.get(pk=instance.pk).state == Instance.State.RUNNING, "left for the ending to mark"

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.test import Client
 
 from gateway.models import MAX_KEYS_PER_SESSION
-from sessions import sandboxes
+from sessions import lifecycle
 from sessions.models import Playground
 
 
@@ -24,7 +24,7 @@ def _post(client: Client, session_id: str, key: object) -> tuple[int, dict[str, 
 
 
 def test_it_registers_lists_and_deletes_a_key(client: Client, playground: Playground, tmp_path: Path) -> None:
-    session = sandboxes.Session.objects.create(playground=playground, expires_at=sandboxes.timezone.now())
+    session = lifecycle.Session.objects.create(playground=playground, expires_at=lifecycle.timezone.now())
     public, _ = _keypair(tmp_path, "alice")
     status, key = _post(client, session.id, public)
     assert status == 201
@@ -39,7 +39,7 @@ def test_it_registers_lists_and_deletes_a_key(client: Client, playground: Playgr
 
 
 def test_it_refuses_what_is_not_one_public_key(client: Client, playground: Playground, tmp_path: Path) -> None:
-    session = sandboxes.Session.objects.create(playground=playground, expires_at=sandboxes.timezone.now())
+    session = lifecycle.Session.objects.create(playground=playground, expires_at=lifecycle.timezone.now())
     public, private = _keypair(tmp_path, "alice")
     for bad, message in [
         (private, "this is a private key"),
@@ -53,7 +53,7 @@ def test_it_refuses_what_is_not_one_public_key(client: Client, playground: Playg
 
 
 def test_it_limits_the_keys_of_a_session(client: Client, playground: Playground, tmp_path: Path) -> None:
-    session = sandboxes.Session.objects.create(playground=playground, expires_at=sandboxes.timezone.now())
+    session = lifecycle.Session.objects.create(playground=playground, expires_at=lifecycle.timezone.now())
     for n in range(MAX_KEYS_PER_SESSION):
         assert _post(client, session.id, _keypair(tmp_path, f"k{n}")[0])[0] == 201
     status, body = _post(client, session.id, _keypair(tmp_path, "one-more")[0])
@@ -61,8 +61,8 @@ def test_it_limits_the_keys_of_a_session(client: Client, playground: Playground,
 
 
 def test_it_refuses_keys_for_an_ended_session(client: Client, playground: Playground, tmp_path: Path) -> None:
-    session = sandboxes.Session.objects.create(
-        playground=playground, expires_at=sandboxes.timezone.now(), state=sandboxes.Session.State.ENDED
+    session = lifecycle.Session.objects.create(
+        playground=playground, expires_at=lifecycle.timezone.now(), state=lifecycle.Session.State.ENDED
     )
     status, body = _post(client, session.id, _keypair(tmp_path, "alice")[0])
     assert (status, body["error"]) == (410, "session_ended")

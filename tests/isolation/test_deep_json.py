@@ -9,9 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from playground.asgi import application
+from sessions.lifecycle import BadInput
 from sessions.models import Playground, Session
 from sessions.parsing import json_body
-from sessions.sandboxes import BadInput
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000

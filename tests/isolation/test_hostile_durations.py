@@ -3,9 +3,9 @@
 import pytest
 from django.test import Client
 
+from sessions.lifecycle import BadInput
 from sessions.models import Playground
 from sessions.parsing import parse_duration
-from sessions.sandboxes import BadInput
 
 # Superscript two, Arabic-Indic three, fullwidth one-zero: str.isdigit() says yes to each.
 UNICODE_DIGITS = ["²", "٣", "１０", "１０m", "²h", "1e3", "9" * 400]

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from sessions.lifecycle import BadInput
 from sessions.models import Playground, Session
 from sessions.parsing import instance_request
-from sessions.sandboxes import BadInput
 
 
 @pytest.mark.parametrize("value", ["\u0002\uda66\ude2dìC", "é" * 8, "QUJD\u00a0", "not base64!", "QUJD"])
