@@ -53,7 +53,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db.models import Count, DurationField, ExpressionWrapper, F
 
-    from sessions import engine, lifecycle
+    from engine import sandboxes
+    from sessions import lifecycle
     from sessions.models import Instance, Playground, Session
     from tests.processes import Processes, wait_until
 
@@ -84,7 +85,7 @@ def main() -> None:
         elapsed = time.monotonic() - started
         # Let one more sweep judge the engine, then count what is left behind.
         time.sleep(settings.SWEEP_INTERVAL * 2)
-        leaked = engine.labelled_objects()
+        leaked = sandboxes.labelled_objects()
         live_rows = Instance.objects.exclude(state=Instance.State.GONE).count()
     finally:
         processes.stop_all()
@@ -120,8 +121,8 @@ def main() -> None:
     )
     print(f"leaked: {sum(map(len, leaked.values()))} engine objects {leaked}, {live_rows} instance rows not gone")
     for session_id in {*Session.objects.values_list("pk", flat=True)}:
-        if engine.labelled_objects(session_id) != {"containers": [], "volumes": [], "networks": []}:
-            engine.remove_session_objects(session_id)
+        if sandboxes.labelled_objects(session_id) != {"containers": [], "volumes": [], "networks": []}:
+            sandboxes.remove_session_objects(session_id)
 
 
 def percentile(values: list[float], p: int) -> float:

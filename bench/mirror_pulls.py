@@ -33,10 +33,10 @@ def timed(what: Callable[[], object]) -> float:
 
 def timed_exec(instance: str, script: str) -> float:
     """Run a shell script in an instance (it must succeed) and return how long it took."""
-    from sessions import engine
+    from engine import execs
 
     started = time.monotonic()
-    code, output = engine.exec_run(instance, ["sh", "-c", script], timeout=300)
+    code, output = execs.exec_run(instance, ["sh", "-c", script], timeout=300)
     assert code == 0, output.decode(errors="replace")
     return time.monotonic() - started
 

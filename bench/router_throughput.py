@@ -26,9 +26,10 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from engine import execs  # noqa: E402
 from mirror import registry  # noqa: E402
 from router.hostnames import direct_host  # noqa: E402
-from sessions import engine, lifecycle  # noqa: E402
+from sessions import lifecycle  # noqa: E402
 from sessions.models import Instance, Playground  # noqa: E402
 from tests.router.conftest import BUILD_BUSYBOX  # noqa: E402
 
@@ -140,7 +141,7 @@ def start_instance() -> Instance:
         session = lifecycle.start_session(playground)
         instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
         script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
-        code, output = engine.exec_run(instance.name, ["sh", "-c", script])
+        code, output = execs.exec_run(instance.name, ["sh", "-c", script])
     if code != 0:
         lifecycle.end_session(session, reason="benchmark failed")
         raise SystemExit(output.decode())

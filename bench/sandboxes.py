@@ -94,7 +94,8 @@ def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
     import django
 
     django.setup()
-    from sessions import engine, lifecycle
+    from engine import daemon
+    from sessions import lifecycle
     from sessions.models import Playground
 
     playground = Playground.for_host("localhost")
@@ -107,7 +108,7 @@ def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
             lifecycle.add_instance(session, lifecycle.InstanceRequest())
             seconds.append(time.monotonic() - start)
         time.sleep(IDLE)
-        api = engine.client().api
+        api = daemon.client().api
         memory = [
             idle_memory_mib(int(api.inspect_container(i.name)["State"]["Pid"]))
             for s in sessions

@@ -32,8 +32,9 @@ from bench.ssh_gateway import (  # noqa: E402
     echo_round_trip,
     throughput,
 )
+from engine import streams  # noqa: E402
 from gateway.server import _CIPHERS  # noqa: E402
-from sessions import engine, lifecycle  # noqa: E402
+from sessions import lifecycle  # noqa: E402
 from sessions.models import Playground  # noqa: E402
 
 _ZEROS = bytes(256 * 1024)
@@ -110,11 +111,11 @@ async def serve() -> None:
 
 async def engine_echo(container: str) -> float:
     """Echo one byte at a time through `cat` over the exec socket; return the median round trip in ms."""
-    stream = await engine.open_exec(container, ["cat"], tty=False)
+    stream = await streams.open_exec(container, ["cat"], tty=False)
     times = []
     for i in range(ECHOES + 20):
         start = time.perf_counter()
-        stream.writer.write(b"x")
+        stream.write(b"x")
         assert (await stream.read_frame())[1] == b"x"
         if i >= 20:
             times.append((time.perf_counter() - start) * 1000)

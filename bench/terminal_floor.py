@@ -16,12 +16,15 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
+
+if TYPE_CHECKING:
+    from engine.streams import TtyStream
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,7 +86,7 @@ class Bare(SansIoWebSocket):
     def __init__(self, instance: str | None) -> None:
         self.instance = instance
         self.protocol = ServerProtocol()
-        self.tty: asyncio.StreamWriter | None = None
+        self.tty: TtyStream | None = None
         self.pending: list[bytes] = []
         self.bridging: asyncio.Task[None] | None = None
 
@@ -111,15 +114,15 @@ class Bare(SansIoWebSocket):
             self.bridging.cancel()
 
     async def bridge(self, instance: str) -> None:
-        from sessions import engine
+        from engine import streams
 
-        stream = await engine.open_tty(instance)
+        stream = await streams.open_tty(instance)
         try:
-            self.tty = stream.writer
+            self.tty = stream
             for data in self.pending:
                 self.tty.write(data)
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            while data := await stream.reader.read(32 * 1024):
+            while data := await stream.read(32 * 1024):
                 if text := decoder.decode(data):
                     self.send_text(_out([instance, text]))
         finally:

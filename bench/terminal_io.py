@@ -45,7 +45,8 @@ from websockets.http11 import Request, Response  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
 from bench.terminal_floor import SansIoWebSocket  # noqa: E402
-from sessions import engine, lifecycle  # noqa: E402
+from engine import execs  # noqa: E402
+from sessions import lifecycle  # noqa: E402
 from sessions.lifecycle import InstanceRequest  # noqa: E402
 from sessions.models import Playground  # noqa: E402
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -458,7 +459,7 @@ async def run(session_id: str, instance: str) -> None:
         print(f"echo p50, raw docker exec -it vs ours, {ECHO_ROUNDS} alternating rounds:", flush=True)
         ratios = await echo_rounds("ours", lambda: Ours.open(base, session_id, instance), instance)
         await floor_rounds(session_id, instance)
-        engine.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
+        execs.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
         print("web server peak RSS while a slow viewer (1 frame / 20 ms) is sent `cat` of 100 MB for 15 s:")
         idle = rss_mib(daphne.pid)
         acked = await slow_viewer_peak(base, session_id, instance, daphne.pid, acknowledge=True)

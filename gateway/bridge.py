@@ -9,9 +9,10 @@ from typing import Any
 
 import asyncssh
 
+import engine
+from engine import streams
 from gateway.access import Target
 from gateway.activity import Activity
-from sessions import engine
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 # Past this much input waiting for the process, stop reading from the client until it drains.
@@ -20,7 +21,7 @@ _INPUT_HIGH_WATER = 256 * 1024
 _UNKNOWN_EXIT = 255
 
 
-class _ToChannel(engine.ExecOutput):
+class _ToChannel(streams.ExecOutput):
     """Pour an exec's output into an ssh channel as it arrives; input the process does not take holds the client."""
 
     def __init__(self, chan: asyncssh.SSHServerChannel[bytes], activity: Activity, tty: bool) -> None:
@@ -57,7 +58,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         self.activity = activity
         self.command: list[str] = []
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
-        self.stream: engine.ExecStream | None = None
+        self.stream: streams.ExecStream | None = None
         self.output: _ToChannel | None = None
         self.task: asyncio.Task[None] | None = None
         self.early_input: list[bytes] = []
@@ -94,14 +95,14 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             self.early_input.append(data)
             self.chan.pause_reading()
             return
-        self.stream.writer.write(data)
+        self.stream.write(data)
 
     def eof_received(self) -> bool:
         self.early_eof = self.stream is None
         if self.stream and not self.stream.tty:
             # As sshd does: EOF ends a command's stdin, but a terminal has no EOF (the engine would hang up the tty).
             with contextlib.suppress(OSError):
-                self.stream.writer.write_eof()
+                self.stream.write_eof()
         return True  # half-open: the process's output may still be coming
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
@@ -134,7 +135,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         tty = term_type is not None and chan.get_subsystem() is None
         env = {"TERM": term_type} if tty and term_type else None
         try:
-            self.stream = stream = await engine.open_exec(
+            self.stream = stream = await streams.open_exec(
                 self.target.container, self.command, tty=tty, env=env, workdir="/root"
             )
         except engine.EngineError:
@@ -148,7 +149,8 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             width, height = chan.get_terminal_size()[:2]
             if width and height:
                 await stream.resize(width, height)
-        stream.writer.writelines(self.early_input)
+        for data in self.early_input:
+            stream.write(data)
         if self.early_eof:
             self.eof_received()
         chan.resume_reading()
@@ -156,6 +158,6 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
             await output.ended
         finally:
             stream.close()
-        code = await engine.wait_exit_code(stream)
+        code = await streams.wait_exit_code(stream)
         with contextlib.suppress(OSError):
             chan.exit(_UNKNOWN_EXIT if code is None else code)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from engine.daemon import LABEL_RECIPE
+from engine.images import push_image, remove_image
 from mirror import registry
-from sessions import engine, rootfs
+from sessions import rootfs
 
 RECIPE_DIR = settings.BASE_DIR / "compose" / "mirror"
 
@@ -145,7 +147,7 @@ def names() -> list[str]:
 def is_current(addr: str, image: Image) -> bool:
     """Tell whether every tag of image in the registry at addr was built from its current recipe."""
     recipe = image.recipe()
-    return all(registry.image_label(addr, image.repository, tag, engine.LABEL_RECIPE) == recipe for tag in image.tags)
+    return all(registry.image_label(addr, image.repository, tag, LABEL_RECIPE) == recipe for tag in image.tags)
 
 
 def build_and_push(addr: str, images: list[Image], progress: rootfs.Progress) -> None:
@@ -166,12 +168,12 @@ def build_and_push(addr: str, images: list[Image], progress: rootfs.Progress) ->
 
 def _push(addr: str, image: Image, root: Path, progress: rootfs.Progress) -> None:
     local = f"{addr}/{image.repository}:{image.tags[0]}"
-    changes = [*image.changes, f"LABEL {engine.LABEL_RECIPE}={image.recipe()}"]
+    changes = [*image.changes, f"LABEL {LABEL_RECIPE}={image.recipe()}"]
     rootfs.import_root(root, local, changes, lambda line: progress(f"  {line}"))
     progress(f"  pushing {image.describe()}")
     try:
-        engine.push_image(local, list(image.tags))
+        push_image(local, list(image.tags))
     finally:
         # The mirror holds the image now; the engine needs no copy.
         for tag in image.tags:
-            engine.remove_image(f"{addr}/{image.repository}:{tag}")
+            remove_image(f"{addr}/{image.repository}:{tag}")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from sessions import engine
+from engine import mirror
 
 MIRROR_NETWORK = "playground-mirror"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -41,7 +41,7 @@ def mirror_host() -> str:
 def ensure_address() -> None:
     """Make sure the host holds the mirror's address (by default a bridge of its own on the pool's last /24)."""
     if not settings.MIRROR_HOST:
-        engine.ensure_host_network(MIRROR_NETWORK, str(mirror_subnet()))
+        mirror.ensure_host_network(MIRROR_NETWORK, str(mirror_subnet()))
 
 
 def mirror_command() -> list[str]:

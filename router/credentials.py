@@ -14,9 +14,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.utils import timezone
 
+from engine.tls import ENGINE_TLS_PORT, EngineTls
 from router.hostnames import direct_host
 from router.models import ClientBundle
-from sessions.engine import ENGINE_TLS_PORT, EngineTls
 from sessions.models import Instance
 
 Key = ec.EllipticCurvePrivateKey

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
+from engine.tls import ENGINE_TLS_PORT
 from router.hostnames import DirectName, Name
-from sessions.engine import ENGINE_TLS_PORT
 from sessions.models import Instance
 
 HTTP_DEFAULT_PORT = 80

@@ -10,7 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sessions import capacity, engine, lifecycle, parsing
+from engine import daemon
+from sessions import capacity, lifecycle, parsing
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
 
@@ -115,7 +116,7 @@ def my_playground(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ping(request: HttpRequest) -> HttpResponse:
     """Tell a load balancer whether to send learners here: 503 engine down, 507 full."""
-    if not engine.ping():
+    if not daemon.ping():
         return error(503, "engine_unreachable", "the Docker engine does not answer")
     live = capacity.in_use(Instance.objects.live().count())
     limit = capacity.instance_limit()

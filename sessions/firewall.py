@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sessions.engine import BRIDGE_PREFIX
+from engine.names import BRIDGE_PREFIX
 
 FORWARD = "PLAYGROUND-FORWARD"
 INPUT = "PLAYGROUND-INPUT"

@@ -11,9 +11,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import engine
+from engine import daemon, names, sandboxes
 from mirror import registry
 from router import credentials
-from sessions import capacity, engine, events, firewall
+from sessions import capacity, events, firewall
 from sessions.models import Instance, Playground, Session
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ def start_session(
         session.delete()
         raise TooManyOpenSessions(f"you already have {cap} sessions open; close one (or let it expire) first")
     try:
-        engine.create_session_network(session.id)
+        sandboxes.create_session_network(session.id)
     except engine.OutOfCapacity as e:
         session.delete()
         raise OutOfCapacity(str(e)) from e
@@ -134,7 +136,7 @@ def _check_capacity() -> None:
         raise OutOfCapacity(f"this server runs as many instances as it holds ({limit}); try again in a few minutes")
     try:
         firewall.check()
-        refusal = capacity.refusal(engine.data_root())
+        refusal = capacity.refusal(daemon.data_root())
     except (engine.EngineError, firewall.FirewallError) as e:
         raise EngineTrouble(str(e)) from e
     if refusal:
@@ -149,7 +151,7 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
     instance = _reserve(session, request)
     playground = session.playground
     try:
-        spec = engine.SandboxSpec(
+        spec = sandboxes.SandboxSpec(
             name=instance.name,
             hostname=instance.hostname,
             session_id=session.id,
@@ -161,8 +163,8 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
             tls=credentials.engine_tls(instance),
             files=registry.sandbox_files(),
         )
-        instance.ip = engine.run_sandbox(spec)
-        engine.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
+        instance.ip = sandboxes.run_sandbox(spec)
+        sandboxes.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
         _confirm_running(instance)
     except Exception as e:
         _discard(instance)
@@ -239,7 +241,7 @@ def _confirm_running(instance: Instance) -> None:
 
 def _discard(instance: Instance) -> None:
     try:
-        engine.remove_sandbox(instance.name)
+        sandboxes.remove_sandbox(instance.name)
     except engine.EngineError:
         log.exception("could not remove half-created sandbox %s; the sweep will", instance.name)
     instance.delete()
@@ -248,7 +250,7 @@ def _discard(instance: Instance) -> None:
 def delete_instance(instance: Instance) -> None:
     """Remove the instance's container and storage, then mark it gone."""
     try:
-        engine.remove_sandbox(instance.name)
+        sandboxes.remove_sandbox(instance.name)
     except engine.EngineError as e:
         raise EngineTrouble(str(e)) from e
     Instance.objects.filter(pk=instance.pk).update(state=Instance.State.GONE)
@@ -271,7 +273,7 @@ def forget_vanished(instance: Instance) -> None:
 def revive(instance: Instance) -> None:
     """Start again an instance whose container stopped (its engine or host restarted); forget it if that fails."""
     try:
-        ip = engine.start_sandbox(instance.name, engine.network_name(instance.session_id))
+        ip = sandboxes.start_sandbox(instance.name, names.network(instance.session_id))
     except engine.EngineError as e:
         log.warning("instance %s stopped and could not be started again: %s", instance.name, e)
         forget_vanished(instance)
@@ -286,7 +288,7 @@ def end_session(session: Session, reason: str) -> None:
     if not session.claim_ending(reason):
         return  # ended already, or another worker is ending it now (a stalled ending is taken over)
     try:
-        engine.remove_session_objects(session.id)
+        sandboxes.remove_session_objects(session.id)
     except engine.EngineError as e:
         # The session stays ENDING; once its claim lapses, a later call (or the sweep) finishes the removal.
         raise EngineTrouble(str(e)) from e

@@ -11,8 +11,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from engine.tls import EngineTls
 from router import credentials
-from sessions.engine import EngineTls
 from sessions.lifecycle import BadInput, InstanceRequest, ReservedEnv
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600

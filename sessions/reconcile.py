@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from sessions import capacity, engine, lifecycle
+import engine
+from engine import daemon, sandboxes
+from sessions import capacity, lifecycle
 from sessions.models import Instance, Session
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ def sweep() -> list[tuple[str, datetime | None]]:
     # must not look vanished.
     running = list(Instance.objects.reachable())
     try:
-        objects = engine.deployment_objects()
+        objects = sandboxes.deployment_objects()
     except engine.EngineError:
         log.exception("the sweep cannot list the engine's objects; only ending sessions this time")
     else:
@@ -42,31 +44,31 @@ def sweep() -> list[tuple[str, datetime | None]]:
     return sessions_to_end(now)
 
 
-def guard_disk(running: list[Instance], containers: dict[str, engine.LabelledObject]) -> None:
+def guard_disk(running: list[Instance], containers: dict[str, sandboxes.LabelledObject]) -> None:
     """Keep the host's free disk above the reserve: freeze the sandbox that takes most, thaw all once it is back.
 
     Sandboxes' disks are sparse, so together they may promise more than the host has; new instances are refused
     below SANDBOX_DISK_RESERVE_MB, and this stops those already running from taking the rest.
     """
     try:
-        free = capacity.disk_free_mb(engine.data_root())
+        free = capacity.disk_free_mb(daemon.data_root())
         if free >= settings.SANDBOX_DISK_RESERVE_MB:
             for instance in running:
                 if containers[instance.name].paused:
-                    engine.thaw_sandbox(instance.name)
+                    sandboxes.thaw_sandbox(instance.name)
                     log.warning("disk space is back (%d MiB free): thawed %s", free, instance.name)
         elif free < settings.SANDBOX_DISK_RESERVE_MB // 2:
             awake = [i for i in running if not containers[i.name].paused]
             if awake:
-                hog = max(awake, key=lambda i: engine.disk_used_bytes(i.name))
+                hog = max(awake, key=lambda i: sandboxes.disk_used_bytes(i.name))
                 message = "this server is short of disk space: this instance is frozen until there is room again"
-                engine.freeze_sandbox(hog.name, message)
+                sandboxes.freeze_sandbox(hog.name, message)
                 log.warning("only %d MiB of disk left: froze %s, the largest", free, hog.name)
     except (engine.EngineError, OSError):
         log.exception("could not guard the host's disk space; the next sweep tries again")
 
 
-def remove_orphans(objects: list[engine.LabelledObject], now: datetime) -> None:
+def remove_orphans(objects: list[sandboxes.LabelledObject], now: datetime) -> None:
     """Remove labelled objects whose session ended or never existed, or whose instance is gone."""
     # Only objects older than the grace period count: a session's or instance's row is inserted before its
     # objects are created, but may not be committed yet. The rows are read after the engine was listed, so an
@@ -79,7 +81,7 @@ def remove_orphans(objects: list[engine.LabelledObject], now: datetime) -> None:
         .values_list("name", flat=True)
     )
 
-    def orphaned(o: engine.LabelledObject) -> bool:
+    def orphaned(o: sandboxes.LabelledObject) -> bool:
         state = states.get(o.session_id, Session.State.ENDED)
         if state == Session.State.ENDING:
             return False  # its ending removes it, or the sweep retries that ending once its claim lapses
@@ -90,7 +92,7 @@ def remove_orphans(objects: list[engine.LabelledObject], now: datetime) -> None:
         return
     log.warning("removing %d orphaned objects: %s", len(orphans), ", ".join(f"{o.kind} {o.name}" for o in orphans))
     try:
-        engine.remove_objects(orphans)
+        sandboxes.remove_objects(orphans)
     except engine.EngineError:
         log.exception("could not remove every orphan; the next sweep tries again")
 

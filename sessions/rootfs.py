@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sessions import engine
+from engine import images
 
 Progress = Callable[[str], None]
 
@@ -93,7 +93,7 @@ def import_root(root: Path, tag: str, changes: list[str], progress: Progress) ->
         progress("packing the root file system")
         subprocess.run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(tarball), "."], check=True)
         progress(f"importing {tarball.stat().st_size // 2**20} MiB into the engine as {tag}")
-        engine.import_rootfs(tarball, tag, changes)
+        images.import_rootfs(tarball, tag, changes)
 
 
 @contextlib.contextmanager

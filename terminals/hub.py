@@ -26,7 +26,8 @@ from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 
-from sessions import engine
+import engine
+from engine import streams
 from terminals import ports
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ class Hub:
         self.recent = recent
         self.viewers: list[Viewer] = []
         self.loop = asyncio.get_running_loop()
-        self._stream: engine.TtyStream | None = None
+        self._stream: streams.TtyStream | None = None
         self._size: tuple[int, int] | None = None
         self._sizing = asyncio.Lock()
         self._pending: list[bytes] = []
@@ -243,9 +244,9 @@ class Hub:
                 self._pending.append(data)
             return
         try:
-            stream.writer.write(data)
+            stream.write(data)
             # A shell that does not read its input backs typing up into the viewer's socket.
-            await stream.writer.drain()
+            await stream.drain()
         except (ConnectionError, RuntimeError) as e:
             log.info("input to %s lost with its terminal: %s", self.instance, e)
 
@@ -310,7 +311,7 @@ class Hub:
         while True:
             attached_at = self.loop.time()
             try:
-                stream = await engine.open_tty(self.instance)
+                stream = await streams.open_tty(self.instance)
                 try:
                     await self._attached(stream, status)
                     await self._pump(stream)
@@ -330,7 +331,7 @@ class Hub:
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
             failures += 1
 
-    async def _attached(self, stream: engine.TtyStream, status: str) -> None:
+    async def _attached(self, stream: streams.TtyStream, status: str) -> None:
         self._decoder.reset()
         # The size changes back and forth, so the program on the tty gets SIGWINCH and redraws: the shell its
         # prompt (and a fresh sandbox's shell, which waits for a size, starts); vim or top their whole screen.
@@ -341,7 +342,7 @@ class Hub:
         # From here on viewers that join are served by join(); the ones already here are served below.
         self._stream = stream
         for data in self._pending:
-            stream.writer.write(data)
+            stream.write(data)
         self._pending.clear()
         self._pending_full = False
         for viewer in list(self.viewers):
@@ -372,10 +373,10 @@ class Hub:
         except Exception as e:  # noqa: BLE001 — see _send
             await self._drop(viewer, e)
 
-    async def _pump(self, stream: engine.TtyStream) -> None:
+    async def _pump(self, stream: streams.TtyStream) -> None:
         while True:
             await self._viewers_ready()
-            data = await stream.reader.read(FRAME_BYTES)
+            data = await stream.read(FRAME_BYTES)
             if not data:
                 return
             start = self.recent.total

@@ -2,7 +2,7 @@
 
 The instance's engine is asked for its containers and services once, then again after each burst on its event
 stream. It is the learner's engine: it may answer slowly, with garbage or not at all, which only ever delays the
-badges of that instance (every call has a deadline and a cap, see sessions/inner.py).
+badges of that instance (every call has a deadline and a cap, see engine/inner.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from engine import inner
 from router.models import ClientBundle
-from sessions import inner
 from sessions.models import Instance
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from engine import daemon, execs, images, sandboxes
 from mirror import registry
-from sessions import engine, firewall, lifecycle
+from sessions import firewall, lifecycle
 from sessions.models import Instance, Playground, Session
 from tests.processes import Processes, wait_until
 
@@ -35,8 +36,8 @@ settings.CACHES["default"]["KEY_PREFIX"] = settings.SANDBOX_DEPLOYMENT
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    assert engine.ping(), f"no Docker engine at {settings.SANDBOX_ENGINE}: run bin/setup"
-    assert engine.image_recipe(settings.SANDBOX_IMAGE) is not None, "no sandbox image: run bin/setup"
+    assert daemon.ping(), f"no Docker engine at {settings.SANDBOX_ENGINE}: run bin/setup"
+    assert images.image_recipe(settings.SANDBOX_IMAGE) is not None, "no sandbox image: run bin/setup"
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def api(client: Client) -> Api:
 def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
     """Run a shell script inside an instance; return its exit code and output."""
     name = instance["name"] if isinstance(instance, dict) else instance.name
-    code, output = engine.exec_run(name, ["sh", "-c", script])
+    code, output = execs.exec_run(name, ["sh", "-c", script])
     return code, output.decode(errors="replace")
 
 
@@ -99,7 +100,7 @@ def restart_engine() -> None:
     subprocess.run([settings.BASE_DIR / "compose" / "engine" / "start"], check=True, capture_output=True)
 
 
-# What engine.labelled_objects() lists once everything of a session is removed.
+# What sandboxes.labelled_objects() lists once everything of a session is removed.
 NOTHING: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
 
 
@@ -109,7 +110,7 @@ def wait_until_ended(session_id: str, timeout: float = 30) -> None:
     def gone() -> bool:
         """the session is ended and its objects removed"""
         ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
-        return ended and engine.labelled_objects(session_id) == NOTHING
+        return ended and sandboxes.labelled_objects(session_id) == NOTHING
 
     wait_until(gone, timeout=timeout, interval=0.2)
 
@@ -161,7 +162,7 @@ def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         registry.wait_until_up(addr, procs[0])
         registry.wait_until_up(f"{host}:{ports['MIRROR_OFFLINE_PORT']}", procs[1])
-        assert registry.image_label(addr, "library/hello-world", "latest", engine.LABEL_RECIPE), (
+        assert registry.image_label(addr, "library/hello-world", "latest", daemon.LABEL_RECIPE), (
             "the mirror is not seeded: run bin/setup"
         )
         yield addr

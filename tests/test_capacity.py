@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.test import Client
 
-from sessions import capacity, engine
+from engine import sandboxes
+from sessions import capacity
 from sessions.models import Instance, Playground, Session
 from tests.conftest import Api
 
@@ -29,7 +30,7 @@ def test_it_expects_the_mean_of_the_instances_running() -> None:
     assert capacity.per_instance_mb((100, 10)) == capacity.IDLE_INSTANCE_MB
 
 
-def sandboxes(root: Path, used_mb: int, count: int) -> Path:
+def engine_cgroup(root: Path, used_mb: int, count: int) -> Path:
     """Lay out a cgroup like the engine's: the sandboxes' memory, and one folder per sandbox."""
     folder = root / "memory" / "playground"
     for n in range(count):
@@ -48,7 +49,7 @@ def test_it_holds_as_many_instances_as_its_memory_gives(tmp_path: Path, settings
     # Nothing measured yet: idle instances.
     assert capacity.instance_limit(MEMINFO, tmp_path) == (23437 - 1024) // capacity.IDLE_INSTANCE_MB
     # Ten sandboxes on the engine (whatever deployment runs them) holding 150 MiB each.
-    sandboxes(tmp_path, 1500, 10)
+    engine_cgroup(tmp_path, 1500, 10)
     assert capacity.instance_limit(MEMINFO, tmp_path) == (23437 - 1024) // 150
     # A positive setting caps it; a reserve larger than the host leaves room for none.
     settings.MAX_INSTANCES_PER_HOST = 100  # type: ignore[attr-defined]
@@ -65,13 +66,13 @@ def test_it_holds_a_fixed_number_of_instances_per_core(tmp_path: Path, settings:
 
 def test_it_counts_every_deployments_sandboxes_against_the_hosts_limit(tmp_path: Path) -> None:
     assert capacity.in_use(3, tmp_path) == 3
-    sandboxes(tmp_path, 1000, 20)
+    engine_cgroup(tmp_path, 1000, 20)
     assert capacity.in_use(3, tmp_path) == 20
     assert capacity.in_use(30, tmp_path) == 30
 
 
 def test_it_reads_what_the_sandboxes_hold_from_their_cgroup(tmp_path: Path) -> None:
-    assert capacity.sandboxes_memory_mb(sandboxes(tmp_path, 300, 2)) == (300, 2)
+    assert capacity.sandboxes_memory_mb(engine_cgroup(tmp_path, 300, 2)) == (300, 2)
     assert capacity.sandboxes_memory_mb(tmp_path / "nowhere") is None
 
 
@@ -99,7 +100,7 @@ def test_it_refuses_an_instance_when_memory_runs_short(live: Playground, api: Ap
     response = api.add(session_id, status=503)
     assert response["error"] == "out_of_capacity"
     assert "short of memory" in response["message"]
-    assert engine.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(session_id)["containers"] == []
     assert not Instance.objects.filter(session_id=session_id).exists()
 
 
@@ -108,7 +109,7 @@ def test_it_refuses_an_instance_when_the_disk_runs_short(live: Playground, api: 
     settings.SANDBOX_DISK_RESERVE_MB = 10**9  # type: ignore[attr-defined]
     response = api.add(session_id, status=503)
     assert "short of disk space" in response["message"]
-    assert engine.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(session_id)["containers"] == []
 
 
 def test_it_reports_the_capacity_its_memory_gives_to_load_balancers(

@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from sessions import engine, lifecycle
+from engine import sandboxes
+from sessions import lifecycle
 from sessions.models import Playground, Session
 from tests.conftest import Api
 
@@ -28,7 +29,7 @@ def test_it_leaves_a_fresh_claim_to_its_holder(live: Playground, api: Api) -> No
     lifecycle.end_session(Session.objects.get(pk=session.pk), "deleted")
 
     assert Session.objects.get(pk=session.pk).state == Session.State.ENDING
-    assert engine.labelled_objects(session.id)["networks"], "the holder is still removing them"
+    assert sandboxes.labelled_objects(session.id)["networks"], "the holder is still removing them"
 
 
 def test_it_takes_over_an_ending_whose_claim_lapsed(live: Playground, api: Api) -> None:
@@ -41,4 +42,4 @@ def test_it_takes_over_an_ending_whose_claim_lapsed(live: Playground, api: Api) 
 
     ended = Session.objects.get(pk=session.pk)
     assert (ended.state, ended.end_reason) == (Session.State.ENDED, "expired")
-    assert engine.labelled_objects(session.id)["networks"] == []
+    assert sandboxes.labelled_objects(session.id)["networks"] == []

@@ -2,21 +2,21 @@
 
 import asyncio
 
-from sessions import engine
+from engine import streams
 from sessions.models import Playground
 from tests.conftest import Api
 
 
 async def _run(name: str, cmd: list[str], tty: bool, stdin: bytes = b"") -> tuple[bytes, bytes, int | None]:
-    stream = await engine.open_exec(name, cmd, tty=tty)
+    stream = await streams.open_exec(name, cmd, tty=tty)
     if stdin:
-        stream.writer.write(stdin)
-        await stream.writer.drain()
+        stream.write(stdin)
+        await stream.drain()
     if not tty:
-        stream.writer.write_eof()
+        stream.write_eof()
     out, err = b"", b""
     if tty:
-        out = await asyncio.wait_for(stream.reader.read(), 10)
+        out = await asyncio.wait_for(stream.read(), 10)
     else:
         while True:
             kind, data = await asyncio.wait_for(stream.read_frame(), 10)
@@ -43,7 +43,7 @@ def test_it_gives_a_tty_that_echoes_input(live: Playground, api: Api) -> None:
     assert code == 0
 
 
-class _Collected(engine.ExecOutput):
+class _Collected(streams.ExecOutput):
     def __init__(self, tty: bool) -> None:
         super().__init__(tty)
         self.streams = {1: bytearray(), 2: bytearray()}
@@ -53,8 +53,8 @@ class _Collected(engine.ExecOutput):
 
 
 async def _pipe(name: str, cmd: list[str], settle: float = 0.0) -> tuple[bytes, bytes]:
-    stream = await engine.open_exec(name, cmd, tty=False)
-    stream.writer.write_eof()
+    stream = await streams.open_exec(name, cmd, tty=False)
+    stream.write_eof()
     await asyncio.sleep(settle)  # lets the process finish before the pipe, when the test wants that
     collected = _Collected(tty=False)
     await stream.pipe_output(collected)

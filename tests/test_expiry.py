@@ -6,7 +6,7 @@ import time
 
 from django.utils import timezone
 
-from sessions import engine
+from engine import sandboxes
 from sessions.models import Instance, Playground, Session
 from tests.conftest import NOTHING, Api, wait_until_ended
 from tests.processes import Processes
@@ -16,7 +16,7 @@ def test_it_removes_a_15s_session_within_5s_of_its_deadline(live: Playground, ce
     session_id = api.start(**{"session-duration": "15s"})
     api.add(session_id)
     session = Session.objects.get(pk=session_id)
-    assert engine.labelled_objects(session_id) != NOTHING
+    assert sandboxes.labelled_objects(session_id) != NOTHING
 
     wait_until_ended(session_id)
     lateness = (timezone.now() - session.expires_at).total_seconds()
@@ -30,4 +30,4 @@ def test_it_keeps_a_session_until_its_deadline(live: Playground, celery: Process
     session_id = api.start(**{"session-duration": "6s"})
     time.sleep(4)
     assert Session.objects.get(pk=session_id).state == Session.State.ACTIVE
-    assert engine.labelled_objects(session_id)["networks"]
+    assert sandboxes.labelled_objects(session_id)["networks"]

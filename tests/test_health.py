@@ -20,7 +20,7 @@ def test_it_answers_507_at_capacity(
 
 
 def test_it_answers_503_when_the_engine_is_unreachable(client: Client, playground: Playground, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("sessions.engine.ping", lambda: False)
+    monkeypatch.setattr("engine.daemon.ping", lambda: False)
     assert client.get("/ping").status_code == 503
 
 

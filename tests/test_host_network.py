@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from sessions import engine
+from engine import daemon, mirror
 
 NAME = "playground-test-host-network"
 
@@ -10,7 +10,7 @@ NAME = "playground-test-host-network"
 def test_it_creates_a_host_network_once_when_processes_race(docker_engine: None) -> None:
     try:
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda _: engine.ensure_host_network(NAME, "10.213.254.0/24"), range(4)))
-        assert [n["Name"] for n in engine.client().api.networks(names=[NAME])] == [NAME]
+            list(pool.map(lambda _: mirror.ensure_host_network(NAME, "10.213.254.0/24"), range(4)))
+        assert [n["Name"] for n in daemon.client().api.networks(names=[NAME])] == [NAME]
     finally:
-        engine.client().api.remove_network(NAME)
+        daemon.client().api.remove_network(NAME)

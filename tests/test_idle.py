@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
-from sessions import engine
+from engine import sandboxes
 from sessions.models import Playground, Session
 from tests.conftest import Api
 from tests.processes import Processes, wait_until
@@ -21,7 +21,7 @@ def test_it_ends_a_session_idle_past_the_timeout(live: Playground, celery: Proce
     def ended() -> bool:
         """the idle session is ended and its network removed"""
         session = Session.objects.get(pk=session_id)
-        return session.state == Session.State.ENDED and not engine.labelled_objects(session_id)["networks"]
+        return session.state == Session.State.ENDED and not sandboxes.labelled_objects(session_id)["networks"]
 
     wait_until(ended, timeout=20)
     assert Session.objects.get(pk=session_id).end_reason == "idle"

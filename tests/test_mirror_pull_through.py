@@ -8,8 +8,9 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from engine import images
 from mirror import registry
-from sessions import engine, firewall
+from sessions import firewall
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -34,8 +35,8 @@ def _push_tiny_image(tag: str, tmp_path: Path) -> None:
     (tmp_path / "greeting").write_text("hello from upstream\n")
     with tarfile.open(tmp_path / "root.tar", "w") as tar:
         tar.add(tmp_path / "greeting", arcname="greeting")
-    engine.import_rootfs(tmp_path / "root.tar", tag, [])
+    images.import_rootfs(tmp_path / "root.tar", tag, [])
     try:
-        engine.push_image(tag, ["latest"])
+        images.push_image(tag, ["latest"])
     finally:
-        engine.remove_image(tag)
+        images.remove_image(tag)

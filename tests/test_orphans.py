@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.test import override_settings
 
-from sessions import engine
+from engine import sandboxes
 from sessions.models import Instance, Playground, Session, new_session_id
 from tests.conftest import NOTHING, Api
 from tests.processes import Processes, wait_until
@@ -13,9 +13,9 @@ from tests.processes import Processes, wait_until
 
 def sandbox_without_session(session_id: str) -> None:
     """Create a session network and a sandbox for a session the database has never heard of."""
-    engine.create_session_network(session_id)
-    engine.run_sandbox(
-        engine.SandboxSpec(
+    sandboxes.create_session_network(session_id)
+    sandboxes.run_sandbox(
+        sandboxes.SandboxSpec(
             name=f"pg-{session_id[:8]}-orphan",
             hostname="orphan",
             session_id=session_id,
@@ -30,9 +30,9 @@ def sandbox_without_session(session_id: str) -> None:
 def test_it_removes_a_labelled_sandbox_with_no_session(live: Playground, celery: Processes) -> None:
     orphan = new_session_id()
     sandbox_without_session(orphan)
-    assert engine.labelled_objects(orphan)["containers"]
+    assert sandboxes.labelled_objects(orphan)["containers"]
 
-    wait_until(lambda: engine.labelled_objects(orphan) == NOTHING, timeout=20)
+    wait_until(lambda: sandboxes.labelled_objects(orphan) == NOTHING, timeout=20)
 
 
 def test_it_removes_a_container_whose_instance_is_gone(live: Playground, celery: Processes, api: Api) -> None:
@@ -40,8 +40,8 @@ def test_it_removes_a_container_whose_instance_is_gone(live: Playground, celery:
     instance = api.add(session_id)
     Instance.objects.filter(name=instance["name"]).update(state=Instance.State.GONE)
 
-    wait_until(lambda: not engine.labelled_objects(session_id)["containers"], timeout=20)
-    assert engine.labelled_objects(session_id)["networks"], "the live session keeps its network"
+    wait_until(lambda: not sandboxes.labelled_objects(session_id)["containers"], timeout=20)
+    assert sandboxes.labelled_objects(session_id)["networks"], "the live session keeps its network"
     assert Session.objects.get(pk=session_id).is_live
 
 
@@ -49,12 +49,12 @@ def test_it_leaves_other_deployments_objects_alone(live: Playground, celery: Pro
     other = override_settings(SANDBOX_DEPLOYMENT=f"{settings.SANDBOX_DEPLOYMENT}-other")
     theirs, ours = new_session_id(), new_session_id()
     with other:
-        engine.create_session_network(theirs)
-    engine.create_session_network(ours)
+        sandboxes.create_session_network(theirs)
+    sandboxes.create_session_network(ours)
     try:
         # Once our orphan is removed, a sweep has judged both networks, past the grace period.
-        wait_until(lambda: not engine.labelled_objects(ours)["networks"], timeout=20)
+        wait_until(lambda: not sandboxes.labelled_objects(ours)["networks"], timeout=20)
         with other:
-            assert engine.labelled_objects(theirs)["networks"]
+            assert sandboxes.labelled_objects(theirs)["networks"]
     finally:
-        engine.remove_session_objects(theirs)
+        sandboxes.remove_session_objects(theirs)

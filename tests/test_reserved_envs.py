@@ -7,7 +7,7 @@ import json
 import pytest
 from django.conf import settings
 
-from sessions import engine
+from engine import sandboxes
 from sessions.lifecycle import ReservedEnv
 from sessions.models import Playground
 from sessions.parsing import instance_request
@@ -31,9 +31,9 @@ def test_it_keeps_the_learners_own_envs() -> None:
 
 def test_it_sets_the_platforms_dockerd_args_over_any_that_slipped_through() -> None:
     env = {"DOCKERD_ARGS": "--host=tcp://0.0.0.0:2376", "PLAYGROUND_DISK_MB": "999999"}
-    spec = engine.SandboxSpec("n", "node1", "s", "img", 64, 1.0, 64, env=env)
-    assert engine.sandbox_environment(spec)["DOCKERD_ARGS"] == ""
-    assert engine.sandbox_environment(spec)["PLAYGROUND_DISK_MB"] == str(settings.SANDBOX_DISK_MB)
+    spec = sandboxes.SandboxSpec("n", "node1", "s", "img", 64, 1.0, 64, env=env)
+    assert sandboxes.sandbox_environment(spec)["DOCKERD_ARGS"] == ""
+    assert sandboxes.sandbox_environment(spec)["PLAYGROUND_DISK_MB"] == str(settings.SANDBOX_DISK_MB)
 
 
 def test_it_answers_400_with_a_clear_message(live: Playground, api: Api) -> None:

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from sessions import engine
+from engine import sandboxes
 from sessions.models import Playground, Session
 from tests.conftest import Api
 
@@ -21,7 +21,7 @@ def test_it_starts_a_session_for_xhr_clients(live: Playground, api: Api) -> None
     session = Session.objects.get(pk=session_id)
     assert len(session_id) >= 26
     assert session.expires_at - session.created_at == live.session_duration
-    assert engine.labelled_objects(session_id)["networks"], "the session network exists"
+    assert sandboxes.labelled_objects(session_id)["networks"], "the session network exists"
 
 
 def test_it_redirects_form_posts_to_the_session_page(live: Playground) -> None:

@@ -3,13 +3,14 @@
 import subprocess
 import time
 
-from sessions import engine, reconcile
+from engine import daemon
+from sessions import reconcile
 from sessions.models import Playground
 from tests.conftest import Api, restart_engine, sh
 
 
 def started_at(name: str) -> str:
-    return str(engine.client().api.inspect_container(name)["State"]["StartedAt"])
+    return str(daemon.client().api.inspect_container(name)["State"]["StartedAt"])
 
 
 def host_links() -> set[str]:
@@ -38,11 +39,11 @@ def test_it_starts_a_stopped_sandbox_again_with_its_disk(live: Playground, api: 
     node = api.add(session_id)
     assert sh(node, "echo kept > /root/note && docker run -d --restart always --name keep busybox sleep 1d")[0] == 0
     # What a host reboot does to it.
-    engine.client().api.stop(node["name"], timeout=1)
+    daemon.client().api.stop(node["name"], timeout=1)
 
     reconcile.sweep()
 
-    assert engine.client().api.inspect_container(node["name"])["State"]["Running"]
+    assert daemon.client().api.inspect_container(node["name"])["State"]["Running"]
     assert sh(node, "cat /root/note") == (0, "kept\n")
     deadline = time.monotonic() + 30
     while sh(node, "docker inspect -f '{{.State.Running}}' keep")[1] != "true\n":

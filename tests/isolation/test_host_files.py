@@ -2,14 +2,14 @@
 
 import os
 
-from sessions import engine
+from engine import daemon
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
 
 def test_it_keeps_etc_hosts_on_the_sandboxs_own_disk(live: Playground, api: Api) -> None:
     node = api.add(api.start())
-    container = engine.client().api.inspect_container(node["name"])
+    container = daemon.client().api.inspect_container(node["name"])
     code, output = sh(node, "dd if=/dev/zero of=/etc/hosts bs=1M count=20 oflag=append conv=notrunc 2>&1")
     assert code == 0, output
     for key in ("HostsPath", "ResolvConfPath", "HostnamePath"):

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from sessions import engine
+import engine
+from engine import execs
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -34,7 +35,7 @@ def test_it_stops_reading_an_instance_that_never_stops_printing(live: Playground
 
     started = time.monotonic()
     with pytest.raises(engine.ExecCutShort, match="printed more than"):
-        engine.exec_run(chatty["name"], ["docker", "ps"], timeout=10, limit=64 * 1024)
+        execs.exec_run(chatty["name"], ["docker", "ps"], timeout=10, limit=64 * 1024)
     assert time.monotonic() - started < 5, "the cap ends it, not the deadline"
     assert not running(chatty, "yes")
 
@@ -44,6 +45,6 @@ def test_it_stops_any_command_at_its_deadline_when_it_prints_nothing(live: Playg
 
     started = time.monotonic()
     with pytest.raises(engine.ExecCutShort, match="did not finish in time"):
-        engine.exec_run(instance["name"], ["sh", "-c", "sleep 30; echo late"], timeout=1)
+        execs.exec_run(instance["name"], ["sh", "-c", "sleep 30; echo late"], timeout=1)
     assert time.monotonic() - started < 2
     assert not running(instance, "sleep 30")

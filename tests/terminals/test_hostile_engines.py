@@ -22,8 +22,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from engine import inner
 from router import credentials
-from sessions import inner
 from sessions.models import Playground
 from terminals import ports
 from tests.conftest import Api, sh

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from sessions import inner
+from engine import inner
 from sessions.models import Playground
 from terminals import hub, ports
 from tests.conftest import Api, sh

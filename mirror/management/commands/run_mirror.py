@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+import engine
 from mirror import registry
-from sessions import engine
 
 
 class Command(BaseCommand):

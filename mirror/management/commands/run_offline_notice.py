@@ -6,8 +6,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+import engine
 from mirror import images, offline, registry
-from sessions import engine
 
 
 class Command(BaseCommand):

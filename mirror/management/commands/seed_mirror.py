@@ -6,8 +6,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+import engine
+from engine import daemon
 from mirror import images, registry
-from sessions import engine
 
 
 class Command(BaseCommand):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Rebuild even the images that are up to date.")
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
-        if not engine.ping():
+        if not daemon.ping():
             raise CommandError(f"the Docker engine at {settings.SANDBOX_ENGINE} does not answer")
         started = time.monotonic()
         try:

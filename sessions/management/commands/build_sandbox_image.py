@@ -8,7 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sessions import engine, rootfs
+import engine
+from engine import daemon, images
+from sessions import rootfs
 
 RECIPE = settings.BASE_DIR / "compose" / "sandbox"
 
@@ -27,9 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         tag = settings.SANDBOX_IMAGE
         recipe = sandbox_recipe()
-        if not engine.ping():
+        if not daemon.ping():
             raise CommandError(f"the Docker engine at {settings.SANDBOX_ENGINE} does not answer")
-        if not force and engine.image_recipe(tag) == recipe:
+        if not force and images.image_recipe(tag) == recipe:
             self.stdout.write(f"{tag} is up to date (recipe {recipe})")
             return
         started = time.monotonic()
@@ -52,7 +54,7 @@ class Command(BaseCommand):
                 'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sandbox-entrypoint"]',
                 "WORKDIR /root",
                 "ENV TERM=xterm-256color LANG=C.UTF-8",
-                f"LABEL {engine.LABEL_RECIPE}={recipe}",
+                f"LABEL {daemon.LABEL_RECIPE}={recipe}",
             ]
             rootfs.import_root(root, tag, changes, self.stdout.write)
 

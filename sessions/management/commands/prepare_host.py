@@ -4,8 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+import engine
+from engine import daemon
 from mirror import registry
-from sessions import engine, firewall
+from sessions import firewall
 
 
 class Command(BaseCommand):
@@ -13,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            engine.check_user_namespaces()
+            daemon.check_user_namespaces()
             # Here, once, rather than by the mirror's and the offline notice's processes at the same moment.
             registry.ensure_address()
             firewall.apply(registry.mirror_host())

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sessions.engine import ENGINE_TLS_PORT
+from engine.tls import ENGINE_TLS_PORT
 
 # Far more than a page of containers and services; anything longer is not an engine telling the truth.
 ANSWER_LIMIT = 256 * 1024

@@ -1,0 +1,40 @@
+"""The one boundary to the Docker Engine; everything else speaks in sessions and instances.
+
+A plain package, below every Django app: it may read django.conf.settings, never import the apps built on it.
+Every object created here carries labels naming its session (and instance), so the engine can always be
+reconciled with the database.
+
+- daemon: the client of the engine at SANDBOX_ENGINE, where it listens, its labels, the pool async callers use
+- names: what a session id becomes in the names of networks, containers, host names and ssh users
+- sandboxes: session networks, and the sandboxes' containers from start to removal
+- execs: a command run to its end inside a sandbox, with a deadline and an output cap
+- streams: a process's or a sandbox's terminal stdio as a raw asyncio stream
+- images: images built from root file systems, pushed to and removed from registries
+- mirror: where sandboxes find the registry mirror, and the inner engine's configuration that points there
+- tls: the certificates with which a sandbox's inner engine serves its API
+- inner: a client of a sandbox's inner engine API, which the learner controls
+"""
+
+from __future__ import annotations
+
+import requests
+from docker.errors import DockerException
+
+# docker-py lets the transport's errors through (a refused socket, a read timeout): they mean the same to us.
+ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
+
+
+class EngineError(Exception):
+    """The Docker Engine failed or is unreachable."""
+
+
+class OutOfCapacity(EngineError):
+    """The engine has no room (addresses, memory) for another sandbox."""
+
+
+class NotReady(EngineError):
+    """A sandbox's inner Docker engine did not answer in time."""
+
+
+class ExecCutShort(EngineError):
+    """A command inside a sandbox outran its deadline or printed more than its limit; it was stopped."""
