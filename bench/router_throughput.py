@@ -27,8 +27,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from engine import execs  # noqa: E402
+from engine.names import direct_host  # noqa: E402
 from mirror import registry  # noqa: E402
-from router.hostnames import direct_host  # noqa: E402
 from sessions import lifecycle  # noqa: E402
 from sessions.models import Instance, Playground  # noqa: E402
 from tests.router.conftest import BUILD_BUSYBOX  # noqa: E402

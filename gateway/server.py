@@ -10,6 +10,7 @@ from typing import Any
 import asyncssh
 from django.conf import settings
 
+from engine import names
 from gateway import access, bridge, hostkey, tunnel, usernames
 from gateway.activity import Activity
 from gateway.ratelimit import FailureLimiter
@@ -97,7 +98,7 @@ class GatewayServer(asyncssh.SSHServer):
         assert self.admitted is not None
         self.target = self.admitted
         self.activity = Activity(self.target.session_id)
-        log.info("%s enters %s (session %s)", self.address, self.target.container, self.target.session_id[:8])
+        log.info("%s enters %s (session %s)", self.address, self.target.container, names.short(self.target.session_id))
 
     def session_requested(self) -> bridge.ExecSession | bool:
         if self.target is None or self.activity is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sessions.models import parse_proxy_host, undash_ip
+from engine.names import SHORT, SHORT_PATTERN, parse_proxy_host, undash_ip
 
-_LEGACY = re.compile(r"(\d{1,3}(?:-\d{1,3}){3})-([a-z0-9]{8})")
+_LEGACY = re.compile(rf"(\d{{1,3}}(?:-\d{{1,3}}){{3}})-({SHORT_PATTERN})")
 
 
 class BadUserName(ValueError):
@@ -25,7 +25,7 @@ def parse(username: str) -> UserName:
     """Split an ssh user name into the instance address and the session id (or legacy prefix)."""
     name = username.strip().lower()
     full = parse_proxy_host(name)
-    if full and len(full[1]) > 8:
+    if full and len(full[1]) > SHORT:
         return UserName(ip=full[0], session=full[1], legacy=False)
     legacy = _LEGACY.fullmatch(name)
     ip = legacy and undash_ip(legacy[1])

@@ -14,8 +14,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.utils import timezone
 
+from engine.names import direct_host, short
 from engine.tls import ENGINE_TLS_PORT, EngineTls
-from router.hostnames import direct_host
 from router.models import ClientBundle
 from sessions.models import Instance
 
@@ -170,9 +170,8 @@ class Connection:
     def of(cls, instance: Instance) -> Connection:
         host = direct_host(instance.proxy_host, ENGINE_TLS_PORT, settings.PLAYGROUND_DOMAIN)
         docker_host = f"tcp://{host}:{settings.ROUTER_PUBLIC_PORT}"
-        path = f"$HOME/.docker/playground/{instance.hostname}-{instance.session_id[:8]}"
-        context = f"{instance.hostname}-{instance.session_id[:8]}"
-        return cls(docker_host, path, context)
+        context = f"{instance.hostname}-{short(instance.session_id)}"
+        return cls(docker_host, f"$HOME/.docker/playground/{context}", context)
 
     def env(self) -> str:
         return (

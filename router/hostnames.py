@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sessions.models import PROXY_HOST_PATTERN, undash_ip
+from engine.names import PROXY_HOST_PATTERN, SHORT_PATTERN, undash_ip
 
 _DIRECT = re.compile(rf"^{PROXY_HOST_PATTERN}(?:-(?P<port>\d{{1,5}}))?\.direct\.(?P<domain>.+)$")
 _MACHINE = re.compile(
-    r"^pwd(?P<alias>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-(?P<prefix>[a-z0-9]{8})-(?P<port>\d{1,5})\.(?P<domain>.+)$"
+    rf"^pwd(?P<alias>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-(?P<prefix>{SHORT_PATTERN})-(?P<port>\d{{1,5}})\.(?P<domain>.+)$"
 )
 
 
@@ -60,8 +60,3 @@ def _direct(match: re.Match[str]) -> DirectName | None:
 def _port(text: str) -> int | None:
     port = int(text)
     return port if 0 < port < 65536 else None
-
-
-def direct_host(proxy_host: str, port: int, domain: str) -> str:
-    """Return the direct name of an instance's port, from its PWD proxy_host (ip<a-b-c-d>-<session id>)."""
-    return f"{proxy_host}-{port}.direct.{domain}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -208,7 +207,7 @@ def _reserve(session: Session, request: InstanceRequest) -> Instance:
                     raise HostnameTaken(f"hostname {hostname} is already used in this session")
                 return Instance.objects.create(
                     session=locked,
-                    name=f"pg-{session.id[:8]}-{hostname}-{secrets.token_hex(3)}",
+                    name=names.container(session.id, hostname),
                     hostname=hostname,
                     image=request.image or locked.default_image,
                     alias=request.alias,

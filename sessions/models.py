@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,32 +12,13 @@ from django.db import models
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
 
+from engine import names
 from gateway.commands import ssh_command
 
 
 def default_sandbox_image() -> str:
     """Return the image bin/setup builds (SANDBOX_IMAGE), the default of new playgrounds."""
     return str(settings.SANDBOX_IMAGE)
-
-
-# PWD's name for an instance: ip<a-b-c-d>-<session id>, in direct host names and ssh user names.
-PROXY_HOST_PATTERN = r"ip(?P<ip>\d{1,3}(?:-\d{1,3}){3})-(?P<session>[a-z0-9]+)"
-_PROXY_HOST = re.compile(PROXY_HOST_PATTERN)
-
-
-def parse_proxy_host(label: str) -> tuple[str, str] | None:
-    """Return (ip, session id) from ip<a-b-c-d>-<session id>, or None if it is not one."""
-    match = _PROXY_HOST.fullmatch(label)
-    ip = match and undash_ip(match["ip"])
-    return (ip, match["session"]) if match and ip else None
-
-
-def undash_ip(dashed: str) -> str | None:
-    """Return the IPv4 address written a-b-c-d, or None if it is not one."""
-    try:
-        return str(ipaddress.IPv4Address(dashed.replace("-", ".")))
-    except ipaddress.AddressValueError:
-        return None
 
 
 def new_session_id() -> str:
@@ -293,7 +272,7 @@ class Instance(models.Model):
     @property
     def proxy_host(self) -> str:
         """Return PWD's routing label: ip<a-b-c-d>-<session id>."""
-        return f"ip{(self.ip or '').replace('.', '-')}-{self.session_id}"
+        return names.proxy_host(self.ip or "", self.session_id)
 
     def to_json(self) -> dict[str, Any]:
         return {

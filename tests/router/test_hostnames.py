@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.hostnames import DirectName, MachineName, direct_host, parse
+from engine.names import direct_host
+from router.hostnames import DirectName, MachineName, parse
 
 SID = "abcdefgh234567abcdefgh2345"
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.test import Client
 
-from router.hostnames import direct_host
+from engine.names import direct_host
 from sessions.models import Playground
 from tests.conftest import Api, sh
 from tests.router.conftest import with_busybox

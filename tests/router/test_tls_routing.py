@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from router.hostnames import direct_host
+from engine.names import direct_host
 from sessions.models import Playground
 from tests.conftest import Api, sh
 

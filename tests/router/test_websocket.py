@@ -7,7 +7,7 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-from router.hostnames import direct_host
+from engine.names import direct_host
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
