@@ -53,6 +53,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    from engine.mirror import ensure_address, mirror_host
     from mirror import registry
     from sessions import lifecycle
     from sessions.models import Playground
@@ -61,10 +62,10 @@ def main() -> None:
         seconds = timed(lambda: call_command("seed_mirror", force=True, stdout=io.StringIO()))
         print(f"seed_mirror --force: {seconds:.0f} s")
 
-    registry.ensure_address()
+    ensure_address()
     playground = Playground.for_host("localhost")
     figures: dict[str, list[float]] = {"first pull": [], "second pull": [], "hello-world": []}
-    with registry.running(registry.mirror_host(), read_only=True) as addr:
+    with registry.running(mirror_host(), read_only=True) as addr:
         settings.MIRROR_PORT = int(addr.rsplit(":", 1)[1])
         for _ in range(args.rounds):
             sessions = [lifecycle.start_session(playground) for _ in range(2)]

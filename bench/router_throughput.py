@@ -27,6 +27,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from engine import execs  # noqa: E402
+from engine.mirror import ensure_address, mirror_host  # noqa: E402
 from engine.names import direct_host  # noqa: E402
 from mirror import registry  # noqa: E402
 from sessions import lifecycle  # noqa: E402
@@ -134,9 +135,9 @@ def wait_listening(port: int) -> None:
 
 def start_instance() -> Instance:
     playground = Playground.for_host(settings.PLAYGROUND_DOMAIN)
-    registry.ensure_address()
+    ensure_address()
     # The instance's engine is told the mirror's port when it is made, and pulls nginx from it.
-    with registry.running(registry.mirror_host(), read_only=True) as mirror:
+    with registry.running(mirror_host(), read_only=True) as mirror:
         settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
         session = lifecycle.start_session(playground)
         instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())

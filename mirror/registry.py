@@ -1,9 +1,8 @@
-"""The registry sandboxes pull from: where it listens, how it is configured, what each sandbox's engine is told."""
+"""The registry sandboxes pull from: how it is configured and served (where sandboxes find it: engine.mirror)."""
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import shutil
 import socket
@@ -17,31 +16,13 @@ from typing import Any
 
 from django.conf import settings
 
-from engine import mirror
+from engine.mirror import ensure_address, mirror_host
 
-MIRROR_NETWORK = "playground-mirror"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 class RegistryError(Exception):
     """The registry could not be started or did not answer."""
-
-
-def mirror_subnet() -> ipaddress.IPv4Network:
-    """Return the last /24 of the sandbox pool: the host's own bridge there carries the mirror's address."""
-    return list(ipaddress.IPv4Network(settings.SANDBOX_SUBNET_POOL).subnets(new_prefix=24))[-1]
-
-
-def mirror_host() -> str:
-    """Return the address at which every sandbox reaches the mirror."""
-    # Not docker0's address: each sandbox's inner engine puts its own docker0 on that same subnet.
-    return settings.MIRROR_HOST or str(mirror_subnet().network_address + 1)
-
-
-def ensure_address() -> None:
-    """Make sure the host holds the mirror's address (by default a bridge of its own on the pool's last /24)."""
-    if not settings.MIRROR_HOST:
-        mirror.ensure_host_network(MIRROR_NETWORK, str(mirror_subnet()))
 
 
 def mirror_command() -> list[str]:
@@ -50,24 +31,6 @@ def mirror_command() -> list[str]:
     settings.MIRROR_STORAGE.mkdir(parents=True, exist_ok=True)
     addr = f"{mirror_host()}:{settings.MIRROR_PORT}"
     return serve_command(write_config("mirror", registry_config(addr, read_only=True)))
-
-
-def sandbox_daemon_config() -> dict[str, Any]:
-    """Return the /etc/docker/daemon.json that points a sandbox's engine at the mirror."""
-    mirror = f"{mirror_host()}:{settings.MIRROR_PORT}"
-    config: dict[str, Any] = {"registry-mirrors": [f"http://{mirror}"], "insecure-registries": [mirror]}
-    if not settings.MIRROR_PROXY_URL:
-        # Offline, the engine falls back to Docker Hub after the mirror; send that attempt (and any other
-        # registry's) to the offline notice, so it fails at once with a message instead of a DNS error.
-        notice = f"http://{mirror_host()}:{settings.MIRROR_OFFLINE_PORT}"
-        # Registries a learner runs on the session's nodes stay reachable directly.
-        config["proxies"] = {"https-proxy": notice, "no-proxy": f"{mirror_host()},{settings.SANDBOX_SUBNET_POOL}"}
-    return config
-
-
-def sandbox_files() -> dict[str, bytes]:
-    """Return the files a new sandbox starts with: its engine's configuration."""
-    return {"/etc/docker/daemon.json": json.dumps(sandbox_daemon_config(), indent=2).encode()}
 
 
 def registry_config(addr: str, read_only: bool) -> dict[str, Any]:

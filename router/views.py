@@ -6,9 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from router.credentials import Connection, bundle_zip
-from router.models import ClientBundle
 from sessions.api import get_instance, get_live_session, json_api
-from sessions.models import Instance
+from sessions.models import ClientBundle, Instance
 
 
 def _bundle(instance: Instance) -> ClientBundle:

@@ -11,11 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import engine
-from engine import daemon, names, sandboxes
-from mirror import registry
-from router import credentials
+from engine import daemon, mirror, names, sandboxes, tls
 from sessions import capacity, events, firewall
-from sessions.models import Instance, Playground, Session
+from sessions.models import ClientBundle, Instance, Playground, Session
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +157,8 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
             cpus=playground.cpu_limit,
             pids=playground.pids_limit,
             env=request.env,
-            tls=credentials.engine_tls(instance),
-            files=registry.sandbox_files(),
+            tls=_engine_tls(instance),
+            files=mirror.sandbox_files(),
         )
         instance.ip = sandboxes.run_sandbox(spec)
         sandboxes.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
@@ -174,6 +172,26 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
         raise
     _tell(session.id, "instance new", instance.name, instance.ip, instance.hostname, instance.proxy_host)
     return instance
+
+
+def _engine_tls(instance: Instance) -> tls.EngineTls:
+    """Return the TLS the instance's engine serves with, and keep a client certificate for it (ClientBundle).
+
+    The client certificate is the learner's bundle and the platform's way in (it follows the instance's published
+    ports with it); it opens this one engine. An instance's own issued CA signs both; a docker-machine instance
+    keeps its posted CA for the server, and its engine also trusts a CA made for this one client certificate,
+    whose key is discarded at once.
+    """
+    issued = tls.issue(instance.hostname, valid_until=instance.session.expires_at + timedelta(days=1))
+    if instance.tls_server_cert:
+        server_ca = instance.tls_ca_cert.rstrip() + "\n"  # run together with the next block, PEM reads as none
+        served = tls.EngineTls(server_ca + issued.engine.ca_cert, instance.tls_server_cert, instance.tls_server_key)
+    else:
+        server_ca, served = issued.engine.ca_cert, issued.engine
+    ClientBundle.objects.create(
+        instance=instance, ca_cert=server_ca, client_cert=issued.client_cert, client_key=issued.client_key
+    )
+    return served
 
 
 def _check_image(playground: Playground, image: str) -> None:

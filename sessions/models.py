@@ -13,7 +13,6 @@ from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value
 from django.utils import timezone
 
 from engine import names
-from gateway.commands import ssh_command
 
 
 def default_sandbox_image() -> str:
@@ -274,6 +273,15 @@ class Instance(models.Model):
         """Return PWD's routing label: ip<a-b-c-d>-<session id>."""
         return names.proxy_host(self.ip or "", self.session_id)
 
+    @property
+    def ssh_command(self) -> str:
+        """Return `ssh ip<a-b-c-d>-<sid>@<domain> -p <port>`, through the gateway, or "" before it has an address."""
+        if not self.ip:
+            return ""
+        port = settings.SSH_GATEWAY_PORT
+        command = f"ssh {self.proxy_host}@{settings.PLAYGROUND_DOMAIN}"
+        return command if port == 22 else f"{command} -p {port}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -283,10 +291,32 @@ class Instance(models.Model):
             "state": self.state,
             "session_id": self.session_id,
             "proxy_host": self.proxy_host,
-            "ssh_command": ssh_command(self),
+            "ssh_command": self.ssh_command,
             "session_host": self.session.playground.domain,
             "alias": self.alias,
             "tls": bool(self.tls_server_cert),
             "type": "linux",
             "created_at": self.created_at.isoformat(),
         }
+
+
+class ClientBundle(models.Model):
+    """The CA of one instance engine's server certificate, and a client certificate that opens that engine alone.
+
+    The learner's laptop bundle, and the platform's way in (it follows the instance's ports with it); for a
+    docker-machine instance, which brought its own client certificate, only the platform's.
+    """
+
+    instance = models.OneToOneField(Instance, on_delete=models.CASCADE, related_name="client_bundle")
+    ca_cert = models.TextField()
+    client_cert = models.TextField()
+    # Write-only: served by the bundle download alone, never in any JSON.
+    client_key = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Created by the router app, where the model lived first.
+        db_table = "router_clientbundle"
+
+    def __str__(self) -> str:
+        return f"client bundle of {self.instance}"

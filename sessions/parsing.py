@@ -11,8 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from engine.tls import EngineTls
-from router import credentials
+from engine import tls
 from sessions.lifecycle import BadInput, InstanceRequest, ReservedEnv
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
@@ -121,12 +120,12 @@ def instance_request(raw: bytes) -> InstanceRequest:
     alias = _string(body, "alias", "Alias").lower()
     if alias and not _HOSTNAME.match(alias):
         raise BadInput(f"Alias {alias!r} is not a valid host name label")
-    tls = {field: _pem(body, key) for key, field in _TLS_FIELDS.items()}
-    if any(tls.values()) and not all(tls.values()):
+    pem = {field: _pem(body, key) for key, field in _TLS_FIELDS.items()}
+    if any(pem.values()) and not all(pem.values()):
         raise BadInput("ServerCert, ServerKey and CACert go together")
-    if all(tls.values()):
+    if all(pem.values()):
         try:
-            credentials.check(EngineTls(tls["tls_ca_cert"], tls["tls_server_cert"], tls["tls_server_key"]))
+            tls.check(tls.EngineTls(pem["tls_ca_cert"], pem["tls_server_cert"], pem["tls_server_key"]))
         except ValueError as e:
             raise BadInput(str(e)) from e
     return InstanceRequest(
@@ -134,5 +133,5 @@ def instance_request(raw: bytes) -> InstanceRequest:
         hostname=hostname,
         env=_envs(body.get("envs")),
         alias=alias,
-        **tls,
+        **pem,
     )

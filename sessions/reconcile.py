@@ -20,8 +20,8 @@ from sessions.models import Instance, Session
 log = logging.getLogger(__name__)
 
 
-def sweep() -> list[tuple[str, datetime | None]]:
-    """Repair what drifted; return the sessions to end, each with when to end it (None: now)."""
+def sweep() -> None:
+    """Repair what drifted between the database and the engine."""
     now = timezone.now()
     Instance.objects.stuck(now).update(state=Instance.State.GONE)
     # Read the running rows before listing the engine: an instance that starts running after the listing
@@ -41,7 +41,6 @@ def sweep() -> list[tuple[str, datetime | None]]:
                 lifecycle.revive(instance)
         remove_orphans(objects, now)
         guard_disk([i for i in running if i.name in containers], containers)
-    return sessions_to_end(now)
 
 
 def guard_disk(running: list[Instance], containers: dict[str, sandboxes.LabelledObject]) -> None:
@@ -95,38 +94,3 @@ def remove_orphans(objects: list[sandboxes.LabelledObject], now: datetime) -> No
         sandboxes.remove_objects(orphans)
     except engine.EngineError:
         log.exception("could not remove every orphan; the next sweep tries again")
-
-
-def sessions_to_end(now: datetime) -> list[tuple[str, datetime | None]]:
-    """List sessions due to end now (expired, idle, stalled ending) and those expiring before the next sweep."""
-    due = {
-        *Session.objects.expired(now).values_list("pk", flat=True),
-        *Session.objects.idle(now).values_list("pk", flat=True),
-        *Session.objects.stalled(now).values_list("pk", flat=True),
-    }
-    # Ending these on time instead of at the next sweep keeps expiry prompt; looking two intervals ahead
-    # covers a late sweep. Ending tasks are idempotent, so one scheduled twice is harmless.
-    horizon = now + timedelta(seconds=2 * settings.SWEEP_INTERVAL)
-    soon = Session.objects.live().filter(expires_at__gt=now, expires_at__lte=horizon).values_list("pk", "expires_at")
-    return [(pk, None) for pk in sorted(due)] + list(soon)
-
-
-def end_if_due(session_id: str) -> None:
-    """End the session if it expired, went idle, or its ending stalled; otherwise leave it alone."""
-    now = timezone.now()
-    one = Session.objects.filter(pk=session_id)
-    session = one.select_related("playground").first()
-    if session is None:
-        return
-    if one.expired(now).exists():
-        reason = "expired"
-    elif one.idle(now).exists():
-        reason = "idle"
-    elif session.state == Session.State.ENDING:
-        reason = session.end_reason
-    else:
-        return  # extended, or scheduled ahead and not due yet: a later sweep schedules it again
-    try:
-        lifecycle.end_session(session, reason)
-    except lifecycle.SandboxError as e:
-        log.warning("ending session %s failed; the sweep retries once its claim lapses: %s", session_id, e)

@@ -15,8 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from engine import inner
-from router.models import ClientBundle
-from sessions.models import Instance
+from sessions.models import ClientBundle, Instance
 
 log = logging.getLogger(__name__)
 

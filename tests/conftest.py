@@ -19,6 +19,7 @@ from django.db import connection
 from django.test import Client
 
 from engine import daemon, execs, images, sandboxes
+from engine.mirror import ensure_address, mirror_host
 from mirror import registry
 from sessions import firewall, lifecycle
 from sessions.models import Instance, Playground, Session
@@ -141,8 +142,8 @@ def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
 @pytest.fixture(scope="session")
 def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run the read-only mirror and the offline notice (the real commands) on free ports; yield host:port."""
-    registry.ensure_address()
-    host = registry.mirror_host()
+    ensure_address()
+    host = mirror_host()
     ports = {"MIRROR_PORT": registry.free_port(host), "MIRROR_OFFLINE_PORT": registry.free_port(host)}
     # Serve the seeded storage, but write the configuration elsewhere than a running platform's.
     paths = {"DATA_DIR": str(tmp_path_factory.mktemp("mirror")), "MIRROR_STORAGE": str(settings.MIRROR_STORAGE)}

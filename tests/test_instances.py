@@ -6,8 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from engine import daemon, sandboxes
-from router import credentials
+from engine import daemon, sandboxes, tls
 from sessions.models import Instance, Playground
 from tests.conftest import Api, sh
 
@@ -127,7 +126,7 @@ def test_it_answers_404_for_unknown_instances(live: Playground, api: Api, client
 
 def test_it_never_returns_key_material(live: Playground, api: Api, client: Client) -> None:
     session_id = api.start()
-    issued = credentials.issue("m1", timezone.now() + timedelta(hours=1))
+    issued = tls.issue("m1", timezone.now() + timedelta(hours=1))
     key = issued.engine.server_key
     body = {
         "Alias": "m1",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import images
+from engine.mirror import mirror_host
 from mirror import registry
 from sessions import firewall
 from sessions.models import Playground
@@ -22,9 +23,9 @@ def test_it_fetches_an_image_from_upstream_and_caches_it(
     with contextlib.ExitStack() as stack, registry.running("127.0.0.1", read_only=False) as upstream:
         _push_tiny_image(f"{upstream}/library/upstream-only:latest", tmp_path)
         settings.MIRROR_STORAGE, settings.MIRROR_PROXY_URL = tmp_path / "cache", f"http://{upstream}"
-        with registry.running(registry.mirror_host(), read_only=True) as mirror:
+        with registry.running(mirror_host(), read_only=True) as mirror:
             settings.MIRROR_PORT = int(mirror.rsplit(":", 1)[1])
-            stack.enter_context(firewall.port_opened(registry.mirror_host(), settings.MIRROR_PORT))
+            stack.enter_context(firewall.port_opened(mirror_host(), settings.MIRROR_PORT))
             node = api.add(api.start())
             code, output = sh(node, "docker pull upstream-only")
             assert code == 0, output

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from router import credentials
+from engine import tls
 from sessions.lifecycle import BadInput
 from sessions.parsing import instance_request, parse_duration
 
@@ -18,7 +18,7 @@ def b64(text: str) -> str:
 
 def machine_tls(key_of: str = "server") -> str:
     """Return docker-machine's TLS fields as JSON members, with the server key of another pair if asked."""
-    issued = credentials.issue("m1", timezone.now() + timedelta(hours=1))
+    issued = tls.issue("m1", timezone.now() + timedelta(hours=1))
     key = issued.engine.server_key if key_of == "server" else issued.client_key
     return (
         f'"ServerCert": "{b64(issued.engine.server_cert)}", "ServerKey": "{b64(key)}", '
@@ -72,8 +72,8 @@ def test_it_refuses_tls_material_dockerd_could_not_load() -> None:
 
 def test_it_refuses_a_ca_bundle_of_many_certificates() -> None:
     fields = json.loads(f"{{{machine_tls()}}}")
-    fields["CACert"] = b64(base64.b64decode(fields["CACert"]).decode() * (credentials.CA_CERTS_LIMIT + 1))
-    with pytest.raises(BadInput, match=f"at most {credentials.CA_CERTS_LIMIT} certificates"):
+    fields["CACert"] = b64(base64.b64decode(fields["CACert"]).decode() * (tls.CA_CERTS_LIMIT + 1))
+    with pytest.raises(BadInput, match=f"at most {tls.CA_CERTS_LIMIT} certificates"):
         instance_request(json.dumps(fields).encode())
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.test import override_settings
 
-from gateway.commands import ssh_command
 from sessions.models import Instance, Playground, Session
 
 
@@ -17,17 +16,17 @@ def _instance(playground: Playground, ip: str | None) -> Instance:
 def test_it_shows_the_command_with_the_gateway_port(playground: Playground) -> None:
     instance = _instance(playground, "10.213.4.2")
     expected = "ssh ip10-213-4-2-abcdefghijklmnopqrstuvwxyz@labs.example.org -p 1022"
-    assert ssh_command(instance) == expected
+    assert instance.ssh_command == expected
     assert instance.to_json()["ssh_command"] == expected
 
 
 @override_settings(PLAYGROUND_DOMAIN="labs.example.org", SSH_GATEWAY_PORT=22)
 def test_it_leaves_out_the_default_port(playground: Playground) -> None:
     assert (
-        ssh_command(_instance(playground, "10.213.4.2"))
+        _instance(playground, "10.213.4.2").ssh_command
         == "ssh ip10-213-4-2-abcdefghijklmnopqrstuvwxyz@labs.example.org"
     )
 
 
 def test_it_has_no_command_before_the_instance_has_an_address(playground: Playground) -> None:
-    assert ssh_command(_instance(playground, None)) == ""
+    assert _instance(playground, None).ssh_command == ""

@@ -22,8 +22,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from engine import inner
-from router import credentials
+from engine import inner, tls
 from sessions.models import Playground
 from terminals import ports
 from tests.conftest import Api, sh
@@ -84,7 +83,7 @@ Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 async def fake_engine(answer: Answer, tickets: int = 2, chain: int = 0) -> tuple[asyncio.Server, inner.InstanceEngine]:
     """Serve a fake engine on loopback with a certificate of its own CA (sent with `chain` extra copies of the CA's);
     return it and how the platform reaches it."""
-    issued = credentials.issue("fake", valid_until=timezone.now() + timedelta(days=1))
+    issued = tls.issue("fake", valid_until=timezone.now() + timedelta(days=1))
     with tempfile.TemporaryDirectory() as folder:
         pem = issued.engine.server_key + issued.engine.server_cert + issued.engine.ca_cert * chain
         (Path(folder) / "server.pem").write_text(pem)

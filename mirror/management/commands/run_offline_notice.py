@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 import engine
-from mirror import images, offline, registry
+from engine import mirror
+from mirror import images, offline
 
 
 class Command(BaseCommand):
@@ -15,10 +16,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            registry.ensure_address()
+            mirror.ensure_address()
         except engine.EngineError as e:
             raise CommandError(str(e)) from e
-        host, port = registry.mirror_host(), settings.MIRROR_OFFLINE_PORT
+        host, port = mirror.mirror_host(), settings.MIRROR_OFFLINE_PORT
         self.stdout.write(f"offline notice on {host}:{port}")
         self.stdout.flush()
         asyncio.run(offline.serve(host, port, offline.notice(images.names())))

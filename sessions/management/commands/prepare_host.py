@@ -5,8 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 import engine
-from engine import daemon
-from mirror import registry
+from engine import daemon, mirror
 from sessions import firewall
 
 
@@ -17,8 +16,8 @@ class Command(BaseCommand):
         try:
             daemon.check_user_namespaces()
             # Here, once, rather than by the mirror's and the offline notice's processes at the same moment.
-            registry.ensure_address()
-            firewall.apply(registry.mirror_host())
+            mirror.ensure_address()
+            firewall.apply(mirror.mirror_host())
         except (engine.EngineError, firewall.FirewallError) as e:
             raise CommandError(str(e)) from e
-        self.stdout.write(f"sandbox firewall in place; the mirror listens on {registry.mirror_host()}")
+        self.stdout.write(f"sandbox firewall in place; the mirror listens on {mirror.mirror_host()}")
