@@ -1,6 +1,6 @@
 """Seconds from asking for an instance to a working inner engine, and the memory an idle one holds.
 
-    .venv/bin/python bench/lifecycle.py [--count 8] [--root DIR] [--raw-only | --platform-only]
+    .venv/bin/python bench/sandboxes.py [--count 8] [--root DIR] [--raw-only | --platform-only]
 
 Three ways, same image, one after the other, each instance left idle 20 s before its memory is read:
 - raw: `docker run` of the sandbox image with the same security options, then `docker info` inside until it
