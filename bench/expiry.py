@@ -44,6 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     shutil.rmtree(DATA_DIR, ignore_errors=True)
+    DATA_DIR.mkdir(parents=True)
     os.environ.update(ENV)
     sys.path.insert(0, str(ROOT))
     import django

@@ -6,9 +6,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from gateway.keys import BadKey, parse_public_key
-from gateway.models import AuthorizedKey, TooManyKeys
+from gateway.models import AuthorizedKey
 from sessions import parsing
-from sessions.api import error, get_live_session, json_api
+from sessions.api import get_live_session, json_api
 from sessions.lifecycle import BadInput
 
 
@@ -24,8 +24,6 @@ def ssh_keys(request: HttpRequest, session_id: str) -> HttpResponse:
             key = AuthorizedKey.register(session, parse_public_key(text))
         except BadKey as e:
             raise BadInput(str(e)) from e
-        except TooManyKeys as e:
-            return error(409, "max_keys", str(e))
         return JsonResponse(key.to_json(), status=201)
     keys = session.ssh_keys.order_by("created_at", "id")
     return JsonResponse({"keys": [key.to_json() for key in keys]})

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from gateway.keys import PublicKey
+from sessions.lifecycle import SandboxError
 from sessions.models import Session
 
 MAX_KEYS_PER_SESSION = 10
 
 
-class TooManyKeys(Exception):
+class TooManyKeys(SandboxError):
     """The session already holds MAX_KEYS_PER_SESSION keys."""
+
+    status = 409
+    code = "max_keys"
 
 
 class AuthorizedKey(models.Model):
@@ -34,17 +38,23 @@ class AuthorizedKey(models.Model):
     @classmethod
     def register(cls, session: Session, key: PublicKey) -> AuthorizedKey:
         """Add the key to the session, or return it when it is already there."""
-        existing = cls.objects.filter(session=session, fingerprint=key.fingerprint).first()
-        if existing:
-            return existing
-        if cls.objects.filter(session=session).count() >= MAX_KEYS_PER_SESSION:
-            raise TooManyKeys(f"a session may hold at most {MAX_KEYS_PER_SESSION} keys; delete one first")
-        key_row, _ = cls.objects.get_or_create(
-            session=session,
-            fingerprint=key.fingerprint,
-            defaults={"public_key": key.openssh, "comment": key.comment, "algorithm": key.algorithm},
-        )
-        return key_row
+        with transaction.atomic():
+            # Two registrations at once would both count the keys below the limit and both insert. Locking the
+            # session's row first makes the second wait until the first committed, and count its key too.
+            # (SQLite has no row locks; its transactions begin IMMEDIATE here, taking the write lock at once.)
+            Session.objects.select_for_update().get(pk=session.pk)
+            existing = cls.objects.filter(session=session, fingerprint=key.fingerprint).first()
+            if existing:
+                return existing
+            if cls.objects.filter(session=session).count() >= MAX_KEYS_PER_SESSION:
+                raise TooManyKeys(f"a session may hold at most {MAX_KEYS_PER_SESSION} keys; delete one first")
+            return cls.objects.create(
+                session=session,
+                fingerprint=key.fingerprint,
+                public_key=key.openssh,
+                comment=key.comment,
+                algorithm=key.algorithm,
+            )
 
     def to_json(self) -> dict[str, Any]:
         return {

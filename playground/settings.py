@@ -1,4 +1,8 @@
-"""Settings, read from the environment: safe defaults on a laptop, loud failure in production."""
+"""Settings, read from the environment: safe defaults on a laptop, loud failure in production.
+
+One block per app. Importing this module reads the environment and nothing else: the directories it names are
+made where they are first needed (bin/setup makes DATA_DIR).
+"""
 
 import os
 from pathlib import Path
@@ -12,11 +16,16 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     env.read_env(BASE_DIR / ".env")
 
+# Django (the project, playground/)
 DEBUG = env.bool("DEBUG", default=False)
 PRODUCTION = env.bool("PRODUCTION", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DEBUG must be off when PRODUCTION=true: debug pages show settings and tracebacks to anyone; unset DEBUG"
+    )
 
+# The database (SQLite), the gateway's host key, caches, collected static files and the mirror's storage.
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -27,12 +36,6 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if not PRODUCTION else [])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when PRODUCTION=true")
-
-# Other sites that embed the SDK; they may create and drive sessions with credentials.
-CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_ALLOW_CREDENTIALS = True
-CORS_URLS_REGEX = r"^/(sessions/.*)?$"
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORIGINS)
 
 INSTALLED_APPS = [
     "daphne",
@@ -48,6 +51,7 @@ INSTALLED_APPS = [
     "terminals",
     "gateway",
     "mirror",
+    "router",
 ]
 
 MIDDLEWARE = [
@@ -63,7 +67,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "playground.urls"
-ASGI_APPLICATION = "playground.asgi.application"
 
 TEMPLATES = [
     {
@@ -86,11 +89,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Tests share one file database, so worker and server processes they start see the same rows.
+DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
+    "TEST_DATABASE_NAME", default=str(DATA_DIR / "test.sqlite3")
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
-# redis-py 8 times reads out after 5 s by default, exactly as long as channels-redis blocks waiting for a
-# message: an idle WebSocket consumer then dies with "Timeout reading". Give the read a margin.
 # Shared by all web processes (rate limits); prefixed per deployment so test runs never count each other.
 CACHES = {
     "default": {
@@ -99,18 +104,10 @@ CACHES = {
         "KEY_PREFIX": env.str("SANDBOX_DEPLOYMENT", default="default"),
     }
 }
-# Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
-SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
-    },
-}
 
 STATIC_URL = "/static/"
+# Made by collectstatic (bin/setup runs it); WhiteNoise serves the files from their apps' folders as well.
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
@@ -128,7 +125,28 @@ LOGGING = {
 # Largest request body Daphne reads (bytes); past it, 413 and the connection is closed (playground/bodylimit.py).
 MAX_REQUEST_BODY = env.int("MAX_REQUEST_BODY", default=1024 * 1024)
 
-# Sandboxes
+# CORS (corsheaders): other sites that embed the SDK; they may create and drive sessions with credentials.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/(sessions/.*)?$"
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORIGINS)
+
+# Channels
+ASGI_APPLICATION = "playground.asgi.application"
+# redis-py 8 times reads out after 5 s by default, exactly as long as channels-redis blocks waiting for a
+# message: an idle WebSocket consumer then dies with "Timeout reading". Give the read a margin.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+    },
+}
+
+# Sessions and their sandboxes (sessions)
+# Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
+SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
+# Sessions one client address may hold at once.
+SESSIONS_PER_CLIENT = env.int("SESSIONS_PER_CLIENT", default=5)
 # The platform's own dockerd (compose/engine/start), whose containers run in a user namespace. Any other
 # engine is refused at first use unless it runs with userns-remap too: a learner is root in a sandbox only.
 SANDBOX_ENGINE = env.str("SANDBOX_ENGINE", default="unix:///run/playground/engine.sock")
@@ -142,8 +160,6 @@ SANDBOX_DISK_RESERVE_MB = env.int("SANDBOX_DISK_RESERVE_MB", default=5 * 1024)
 SANDBOX_MEMORY_RESERVE_MB = env.int("SANDBOX_MEMORY_RESERVE_MB", default=1024)
 # Whether sandboxes reach the internet (through the host's NAT); never the host, private networks or each other.
 SANDBOX_EGRESS = env.bool("SANDBOX_EGRESS", default=True)
-# Sessions one client address may hold at once.
-SESSIONS_PER_CLIENT = env.int("SESSIONS_PER_CLIENT", default=5)
 SANDBOX_SUBNET_POOL = env.str("SANDBOX_SUBNET_POOL", default="10.213.0.0/16")
 # Each session's network is a free subnet of this size in the pool: a /26 holds 61 instances, and the default pool
 # about a thousand sessions (a /24 each held only 254 sessions, fewer than one host runs).
@@ -162,9 +178,6 @@ if INSTANCES_PER_CORE < 1:
     raise ImproperlyConfigured("INSTANCES_PER_CORE must be at least 1")
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
-# Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.
-TERMINAL_LINGER = env.float("TERMINAL_LINGER", default=900.0)
-
 # Expiry and reconciliation: a Celery worker, and exactly one beat that runs the sweep every SWEEP_INTERVAL seconds.
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=5.0)
 # An ending claimed longer ago than this is taken over: the worker doing it has died.
@@ -173,6 +186,8 @@ ENDING_LEASE = env.float("ENDING_LEASE", default=15.0)
 ORPHAN_GRACE = env.float("ORPHAN_GRACE", default=60.0)
 # An instance still provisioning after this long lost the process that was starting it.
 PROVISIONING_TIMEOUT = env.float("PROVISIONING_TIMEOUT", default=SANDBOX_READY_TIMEOUT + 120)
+
+# Celery (the worker and beat that run sessions/tasks.py)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tasks wait on the Docker Engine, not on the CPU: threads, and a task whose worker dies is delivered again.
@@ -188,7 +203,13 @@ CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "sessions.tasks.sweep", "schedule": SWEEP_INTERVAL, "options": {"expires": SWEEP_INTERVAL}},
 }
 
-# SSH gateway
+# Terminals (terminals)
+# Seconds a web process keeps reading a terminal nobody watches, so its recent output is there on return.
+TERMINAL_LINGER = env.float("TERMINAL_LINGER", default=900.0)
+# Seconds the platform waits for an instance's own engine to answer a call (its published ports).
+INSTANCE_API_TIMEOUT = env.float("INSTANCE_API_TIMEOUT", default=5.0)
+
+# SSH gateway (gateway)
 SSH_GATEWAY_BIND = env.str("SSH_GATEWAY_BIND", default="0.0.0.0")
 SSH_GATEWAY_PORT = env.int("SSH_GATEWAY_PORT", default=1022)
 SSH_GATEWAY_HOST_KEY = Path(env.str("SSH_GATEWAY_HOST_KEY", default=str(DATA_DIR / "ssh_host_ed25519_key")))
@@ -196,23 +217,16 @@ SSH_GATEWAY_HOST_KEY = Path(env.str("SSH_GATEWAY_HOST_KEY", default=str(DATA_DIR
 SSH_GATEWAY_FAILURE_BURST = env.int("SSH_GATEWAY_FAILURE_BURST", default=10)
 SSH_GATEWAY_FAILURES_PER_MINUTE = env.float("SSH_GATEWAY_FAILURES_PER_MINUTE", default=6.0)
 
-# Tests share one file database, so worker and server processes they start see the same rows.
-DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
-    "TEST_DATABASE_NAME", default=str(DATA_DIR / "test.sqlite3")
-)
-
-# Direct router: *.direct.<PLAYGROUND_DOMAIN> and docker-machine names, HTTP by Host, TLS by SNI.
-INSTALLED_APPS += ["router"]
+# Direct router (router): *.direct.<PLAYGROUND_DOMAIN> and docker-machine names, HTTP by Host, TLS by SNI.
 ROUTER_BIND = env.str("ROUTER_BIND", default="0.0.0.0")
 ROUTER_PORT = env.int("ROUTER_PORT", default=8443)
 # One asyncio process forwards on one core; this many share the port (SO_REUSEPORT), one per core by default.
 ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=os.cpu_count() or 1)
 # The port learners' browsers and CLIs reach the router on (differs behind a balancer or port mapping).
 ROUTER_PUBLIC_PORT = env.int("ROUTER_PUBLIC_PORT", default=ROUTER_PORT)
-# Seconds the platform waits for an instance's own engine to answer a call (its published ports).
-INSTANCE_API_TIMEOUT = env.float("INSTANCE_API_TIMEOUT", default=5.0)
 
-# Registry mirror: what sandboxes pull from (issue 5). Read-only for sandboxes; seeded by `manage.py seed_mirror`.
+# Registry mirror (mirror): what sandboxes pull from (issue 5). Read-only for sandboxes; seeded by
+# `manage.py seed_mirror`.
 MIRROR_STORAGE = Path(env.str("MIRROR_STORAGE", default=str(DATA_DIR / "registry")))
 MIRROR_PORT = env.int("MIRROR_PORT", default=5000)
 # Where sandboxes reach the mirror; empty: the host's address on a bridge of its own, the pool's last /24.

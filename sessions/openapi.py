@@ -136,6 +136,31 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": _json(_ref("Instance"), "The removed instance"), **ERRORS},
             },
         },
+        "/sessions/{session_id}/instances/{name}/docker": {
+            "parameters": [SESSION_ID, INSTANCE_NAME],
+            "get": {
+                "summary": "The lines that point a docker CLI on a laptop at the instance's engine (never any key)",
+                "responses": {
+                    "200": _json(_ref("DockerConnection"), "How to connect"),
+                    "404": _json(_ref("Error"), "Unknown session or instance, or one docker-machine created"),
+                    "410": ERRORS["410"],
+                },
+            },
+        },
+        "/sessions/{session_id}/instances/{name}/docker.zip": {
+            "parameters": [SESSION_ID, INSTANCE_NAME],
+            "get": {
+                "summary": "The CA, client certificate and client key that open the instance's engine",
+                "responses": {
+                    "200": {
+                        "description": "ca.pem, cert.pem, key.pem and README.txt",
+                        "content": {"application/zip": {}},
+                    },
+                    "404": _json(_ref("Error"), "Unknown session or instance, or one docker-machine created"),
+                    "410": ERRORS["410"],
+                },
+            },
+        },
         "/instances/images": {
             "get": {
                 "summary": "Images offered for instances",
@@ -189,6 +214,10 @@ OPENAPI: dict[str, Any] = {
                     k: {"type": "string"}
                     for k in ("name", "hostname", "ip", "image", "state", "session_id", "proxy_host", "alias")
                 },
+            },
+            "DockerConnection": {
+                "type": "object",
+                "properties": {k: {"type": "string"} for k in ("docker_host", "cert_path", "unzip", "env", "context")},
             },
             "Session": {
                 "type": "object",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
 from sessions import expiry, reconcile
@@ -14,9 +11,11 @@ from sessions import expiry, reconcile
 @shared_task
 def sweep() -> None:
     """Reconcile the database with the engine, and schedule the ending of every session due soon."""
+    # No transaction to wait for: the sweep runs in autocommit, so every row it read or wrote is committed
+    # already, and an ending re-reads its session anyway.
     reconcile.sweep()
     for session_id, eta in expiry.sessions_to_end(timezone.now()):
-        transaction.on_commit(partial(end_session.apply_async, (session_id,), eta=eta))
+        end_session.apply_async((session_id,), eta=eta)
 
 
 @shared_task

@@ -16,6 +16,7 @@ def test_it_ends_an_overdue_session_once_beat_restarts(live: Playground, celery:
     celery.stop("beat")
     session_id = api.start(**{"session-duration": "2s"})
     deadline = Session.objects.get(pk=session_id).expires_at
+    # The behaviour under test: the deadline passes, and three seconds more, with no beat to start a sweep.
     time.sleep(max(0.0, (deadline - timezone.now()).total_seconds()) + 3)
     assert Session.objects.get(pk=session_id).state == Session.State.ACTIVE
 

@@ -1,6 +1,9 @@
+"""Each site serves its playground: how long sessions last, which images instances may run."""
+
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 
 from sessions.models import Playground
 
@@ -27,3 +30,13 @@ def test_it_falls_back_to_the_first_playground(db: None) -> None:
 def test_it_lists_the_default_image_first(db: None) -> None:
     playground = Playground(default_image="a", extra_images=["b", "a", "c"])
     assert playground.images == ["a", "b", "c"]
+
+
+def test_it_lists_the_images(client: Client, playground: Playground) -> None:
+    assert client.get("/instances/images").json() == [playground.default_image]
+
+
+def test_it_describes_the_playground(client: Client, playground: Playground) -> None:
+    body = client.get("/my/playground").json()
+    assert body["max_instances"] == 5
+    assert body["default_session_duration"] == 4 * 3600

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Api
+from tests.conftest import Api, sh
 from tests.gateway.conftest import Ssh, user_for
+from tests.processes import wait_until
 
 
 def _serve_once(ssh: Ssh, node: dict[str, Any], port: int, reply: str) -> subprocess.Popen[str]:
     server = subprocess.Popen(
         ssh.args(user_for(node)) + [f"busybox nc -l -p {port} -e echo {reply}"], env=ssh.env, text=True
     )
-    time.sleep(1)  # nc starts listening
+
+    def listening() -> bool:
+        """nc listens in the instance"""
+        return f":{port} " in sh(node, "busybox netstat -ltn")[1]
+
+    wait_until(listening, timeout=20)
     return server
 
 
@@ -25,10 +30,7 @@ def test_it_forwards_a_local_socket_to_a_port_of_the_instance(ssh: Ssh, node: di
     local = tmp_path / "forwarded.sock"
     forward = subprocess.Popen(ssh.args(user_for(node), "-N", "-L", f"{local}:localhost:8080"), env=ssh.env)
     try:
-        for _ in range(100):
-            if local.exists():
-                break
-            time.sleep(0.1)
+        wait_until(local.exists, timeout=10)
         client = socket.socket(socket.AF_UNIX)
         client.connect(str(local))
         assert client.makefile().readline() == "hello-through-L\n"

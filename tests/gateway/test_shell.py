@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from tests.gateway.conftest import Ssh, user_for
+from tests.processes import wait_until
 
 
 class Terminal:
@@ -70,9 +71,14 @@ def test_it_gives_a_login_shell_with_the_clients_terminal(ssh: Ssh, node: dict[s
 
     terminal.resize(cols=132, rows=50)
     terminal.window_changed()
-    time.sleep(0.5)  # the window change and the next keystrokes travel on different requests
-    terminal.type("echo size=$(stty size)\n")
-    assert terminal.expect(r"size=(\d+) (\d+)").groups() == ("50", "132")
+
+    def resized() -> bool:
+        """the shell sees the new window size"""
+        terminal.type("echo size=$(stty size)\n")
+        return terminal.expect(r"size=(\d+) (\d+)").groups() == ("50", "132")
+
+    # The window change and the keystrokes travel on different requests: the shell may read one first.
+    wait_until(resized, timeout=10)
 
     terminal.type("exit 5\n")
     assert terminal.close() == 5

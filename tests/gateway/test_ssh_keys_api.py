@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import asyncssh
+import pytest
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
-from gateway.models import MAX_KEYS_PER_SESSION
+from gateway.keys import PublicKey, parse_public_key
+from gateway.models import MAX_KEYS_PER_SESSION, AuthorizedKey, TooManyKeys
 from sessions import lifecycle
-from sessions.models import Playground
+from sessions.models import Playground, Session
 
 
 def _keypair(tmp_path: Path, name: str) -> tuple[str, str]:
@@ -58,6 +65,33 @@ def test_it_limits_the_keys_of_a_session(client: Client, playground: Playground,
         assert _post(client, session.id, _keypair(tmp_path, f"k{n}")[0])[0] == 201
     status, body = _post(client, session.id, _keypair(tmp_path, "one-more")[0])
     assert (status, body["error"]) == (409, "max_keys")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_limit_when_keys_arrive_at_once(playground: Playground) -> None:
+    session = Session.objects.create(playground=playground, expires_at=timezone.now())
+    keys = [
+        parse_public_key(asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode())
+        for _ in range(3 * MAX_KEYS_PER_SESSION)
+    ]
+    everyone_ready = threading.Barrier(len(keys))
+
+    def register(key: PublicKey) -> bool:
+        """Register the key on a connection of this thread's own; tell whether it was taken."""
+        try:
+            everyone_ready.wait()
+            AuthorizedKey.register(session, key)
+            return True
+        except TooManyKeys:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(keys)) as pool:
+        taken = sum(pool.map(register, keys))
+
+    assert taken == MAX_KEYS_PER_SESSION
+    assert session.ssh_keys.count() == MAX_KEYS_PER_SESSION
 
 
 def test_it_refuses_keys_for_an_ended_session(client: Client, playground: Playground, tmp_path: Path) -> None:

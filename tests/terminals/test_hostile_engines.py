@@ -166,7 +166,7 @@ async def test_an_engine_that_never_stops_ringing_is_looked_at_ever_less_often()
         told.append(published)
 
     following = asyncio.create_task(ports.follow_engine(engine, tell))
-    await asyncio.sleep(8)
+    await asyncio.sleep(8)  # the behaviour under test: how often it looks in 8 s
     following.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await following

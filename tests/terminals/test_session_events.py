@@ -105,7 +105,8 @@ def test_it_handles_no_event_after_the_viewer_leaves(
     leave = SessionConsumer.disconnect
 
     async def leave_as_an_instance_arrives(consumer: SessionConsumer, code: int) -> None:
-        # The event reaches the consumer while it is handling the disconnect.
+        # The event reaches the consumer while it is handling the disconnect (a fixed pause: nothing observable
+        # says it has arrived).
         await consumer.channel_layer.group_send(events.group_name(session_id), events.event("instance new", "x"))
         await asyncio.sleep(0.3)
         await leave(consumer, code)
@@ -119,7 +120,7 @@ def test_it_handles_no_event_after_the_viewer_leaves(
     async def come_and_go() -> None:
         async with Viewer(session_id):
             pass
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # room for a wrongly handled event to show; a right outcome gives no sign to await
 
     asyncio.run(come_and_go())
     assert handled == []
