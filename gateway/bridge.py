@@ -10,8 +10,8 @@ from typing import Any
 import asyncssh
 
 from gateway.access import Target
-from gateway.activity import Activity
 from sessions import engine
+from sessions.activity import Activity
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 # Past this much input waiting for the process, stop reading from the client until it drains.

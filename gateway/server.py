@@ -11,8 +11,8 @@ import asyncssh
 from django.conf import settings
 
 from gateway import access, bridge, hostkey, tunnel, usernames
-from gateway.activity import Activity
 from gateway.ratelimit import FailureLimiter
+from sessions.activity import Activity
 
 log = logging.getLogger(__name__)
 

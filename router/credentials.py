@@ -33,8 +33,8 @@ class Issued:
     client_key: str
 
 
-def engine_tls(instance: Instance) -> EngineTls:
-    """Return the TLS the instance's engine serves with, and keep a client certificate for it (ClientBundle).
+def issue_engine_tls(instance: Instance) -> EngineTls:
+    """Issue the TLS the instance's engine serves with and a client certificate for it (kept as its ClientBundle).
 
     The client certificate is the learner's bundle and the platform's way in (it follows the instance's published
     ports with it); it opens this one engine. An instance's own issued CA signs both; a docker-machine instance

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sessions import capacity, engine, parsing, sandboxes
+from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
 
@@ -45,11 +46,10 @@ def get_session(session_id: str) -> Session:
 
 
 def get_live_session(session_id: str) -> Session:
-    """Return the live session, counting the call as the learner's activity (it postpones idle culling)."""
+    """Return the live session, or raise SessionEnded."""
     session = get_session(session_id)
     if not session.is_live:
         raise sandboxes.SessionEnded("this session has ended")
-    session.touch()
     return session
 
 
@@ -81,6 +81,7 @@ def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 def session_extend(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
+    record_activity(session.id)
     sandboxes.extend_session(session)
     return JsonResponse(session.to_json())
 
@@ -89,6 +90,7 @@ def session_extend(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
+    record_activity(session.id)
     spec = parsing.instance_request(request.body)
     # PWD's docker-machine driver and SDK accept exactly 200 here.
     return JsonResponse(sandboxes.add_instance(session, spec).to_json())
@@ -97,7 +99,9 @@ def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
 @json_api
 @require_http_methods(["DELETE"])
 def instance_delete(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
-    instance = get_instance(get_live_session(session_id), name)
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
     sandboxes.delete_instance(instance)
     return JsonResponse(instance.to_json())
 

@@ -158,7 +158,7 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
             cpus=playground.cpu_limit,
             pids=playground.pids_limit,
             env=request.env,
-            tls=credentials.engine_tls(instance),
+            tls=credentials.issue_engine_tls(instance),
             files=registry.sandbox_files(),
         )
         instance.ip = engine.run_sandbox(spec)
