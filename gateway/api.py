@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 from gateway.keys import BadKey, parse_public_key
 from gateway.models import AuthorizedKey
 from sessions import parsing
+from sessions.activity import record_activity
 from sessions.api import get_live_session, json_api
 from sessions.lifecycle import BadInput
 
@@ -16,6 +17,7 @@ from sessions.lifecycle import BadInput
 @require_http_methods(["GET", "POST"])
 def ssh_keys(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
+    record_activity(session.id)
     if request.method == "POST":
         text = parsing.json_body(request.body).get("key")
         if not isinstance(text, str):
@@ -32,7 +34,9 @@ def ssh_keys(request: HttpRequest, session_id: str) -> HttpResponse:
 @json_api
 @require_http_methods(["DELETE"])
 def ssh_key_delete(request: HttpRequest, session_id: str, key_id: int) -> HttpResponse:
-    key = get_live_session(session_id).ssh_keys.filter(pk=key_id).first()
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    key = session.ssh_keys.filter(pk=key_id).first()
     if key is None:
         raise Http404(f"no key {key_id} in this session")
     key.delete()

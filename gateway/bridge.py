@@ -12,7 +12,7 @@ import asyncssh
 import engine
 from engine import streams
 from gateway.access import Target
-from gateway.activity import Activity
+from sessions.activity import Activity
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 # Past this much input waiting for the process, stop reading from the client until it drains.

@@ -27,29 +27,28 @@ class FailureLimiter:
         self.rate = per_minute / 60.0
         self._buckets: dict[str, _Bucket] = {}
 
-    def _refilled(self, address: str, now: float) -> _Bucket:
-        bucket = self._buckets.setdefault(address, _Bucket(float(self.burst), now))
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        return bucket
-
     def wait_seconds(self, address: str) -> float:
         """Return 0 when the address may try to log in, else how long it must wait."""
-        if address not in self._buckets:
+        bucket = self._buckets.get(address)
+        if bucket is None:
             return 0.0
-        bucket = self._refilled(address, time.monotonic())
-        if bucket.tokens >= 1:
+        tokens = self._tokens(bucket, time.monotonic())
+        if tokens >= 1:
             return 0.0
-        return (1 - bucket.tokens) / self.rate if self.rate else float("inf")
+        return (1 - tokens) / self.rate if self.rate else float("inf")
 
     def failed(self, address: str) -> None:
         """Count one failed login from the address."""
         now = time.monotonic()
-        bucket = self._refilled(address, now)
-        bucket.tokens = max(0.0, bucket.tokens - 1)
+        bucket = self._buckets.setdefault(address, _Bucket(float(self.burst), now))
+        bucket.tokens, bucket.updated = max(0.0, self._tokens(bucket, now) - 1), now
         if len(self._buckets) > _MAX_TRACKED:
             self._forget_full(now)
 
+    def _tokens(self, bucket: _Bucket, now: float) -> float:
+        """Return the bucket's tokens at `now`, with those earned back since it was last counted."""
+        return min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
+
     def _forget_full(self, now: float) -> None:
-        for address in [a for a, b in self._buckets.items() if self._refilled(a, now).tokens >= self.burst]:
+        for address in [a for a, b in self._buckets.items() if self._tokens(b, now) >= self.burst]:
             del self._buckets[address]

@@ -12,8 +12,8 @@ from django.conf import settings
 
 from engine import names
 from gateway import access, bridge, hostkey, tunnel, usernames
-from gateway.activity import Activity
 from gateway.ratelimit import FailureLimiter
+from sessions.activity import Activity
 
 log = logging.getLogger(__name__)
 

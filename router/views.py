@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from router.credentials import Connection, bundle_zip
+from sessions.activity import record_activity
 from sessions.api import get_instance, get_live_session, json_api
 from sessions.models import ClientBundle, Instance
 
@@ -22,7 +23,9 @@ def _bundle(instance: Instance) -> ClientBundle:
 @require_GET
 def docker_connection(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
     """Answer the lines that point a docker CLI at the instance (never any key)."""
-    instance = get_instance(get_live_session(session_id), name)
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
     _bundle(instance)
     return JsonResponse(Connection.of(instance).to_json())
 
@@ -31,7 +34,9 @@ def docker_connection(request: HttpRequest, session_id: str, name: str) -> HttpR
 @require_GET
 def docker_bundle(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
     """Download the CA, client certificate and client key for the instance's engine."""
-    instance = get_instance(get_live_session(session_id), name)
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
     connection = Connection.of(instance)
     response = HttpResponse(bundle_zip(_bundle(instance), connection), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{connection.context}.zip"'

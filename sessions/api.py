@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from engine import daemon
 from sessions import capacity, lifecycle, parsing
+from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
 
@@ -46,11 +47,10 @@ def get_session(session_id: str) -> Session:
 
 
 def get_live_session(session_id: str) -> Session:
-    """Return the live session, counting the call as the learner's activity (it postpones idle culling)."""
+    """Return the live session, or raise SessionEnded."""
     session = get_session(session_id)
     if not session.is_live:
         raise lifecycle.SessionEnded("this session has ended")
-    session.touch()
     return session
 
 
@@ -82,6 +82,7 @@ def session_close(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 def session_extend(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
+    record_activity(session.id)
     lifecycle.extend_session(session)
     return JsonResponse(session.to_json())
 
@@ -90,6 +91,7 @@ def session_extend(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
+    record_activity(session.id)
     spec = parsing.instance_request(request.body)
     # PWD's docker-machine driver and SDK accept exactly 200 here.
     return JsonResponse(lifecycle.add_instance(session, spec).to_json())
@@ -98,7 +100,9 @@ def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
 @json_api
 @require_http_methods(["DELETE"])
 def instance_delete(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
-    instance = get_instance(get_live_session(session_id), name)
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
     lifecycle.delete_instance(instance)
     return JsonResponse(instance.to_json())
 

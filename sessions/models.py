@@ -157,10 +157,6 @@ class Session(models.Model):
     def default_image(self) -> str:
         return self.image_name or self.playground.default_image
 
-    def touch(self) -> None:
-        """Record that a learner used the session (API call, terminal input, SSH traffic)."""
-        Session.objects.filter(pk=self.pk).touch()
-
     def claim_ending(self, reason: str) -> bool:
         """Move the session to ENDING, or take over an ending that stalled; return False when someone holds it."""
         # One conditional UPDATE, so two workers (or a worker and a DELETE request) never both end it; ended_at

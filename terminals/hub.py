@@ -62,25 +62,31 @@ class Window:
         self.acknowledged = acknowledged
         self.full_since = 0.0
         self._frames: deque[int] = deque()
+        # In flight when last counted, at _counted_at; one that does not acknowledge has taken more since.
         self._bytes = 0.0
-        self._drained_at = 0.0
+        self._counted_at = 0.0
         self._open = asyncio.Event()
         self._open.set()
 
+    def in_flight(self) -> float:
+        """Return how many of the bytes sent the viewer has not taken yet."""
+        return self._in_flight(asyncio.get_running_loop().time())
+
     def is_open(self) -> bool:
-        if not self.acknowledged:
-            self._drain()
-        return self._open.is_set()
+        if self.acknowledged:
+            return self._open.is_set()
+        return self.in_flight() < WINDOW_BYTES
 
     def sent(self, size: int) -> None:
-        if self.acknowledged:
-            self._frames.append(size)
-        else:
-            self._drain()
+        now = asyncio.get_running_loop().time()
+        if not self.acknowledged:
+            self._bytes, self._counted_at = self._in_flight(now) + size, now
+            return
+        self._frames.append(size)
         self._bytes += size
         if self._bytes >= WINDOW_BYTES and self._open.is_set():
             self._open.clear()
-            self.full_since = asyncio.get_running_loop().time()
+            self.full_since = now
 
     def acknowledge(self, frames: int) -> None:
         if not self.acknowledged:
@@ -92,7 +98,7 @@ class Window:
 
     def seconds_to_open(self) -> float:
         """Return how long until a viewer that does not acknowledge has taken enough to be sent more."""
-        return max(0.0, (self._bytes - WINDOW_BYTES) / UNACKNOWLEDGED_RATE) + 0.01
+        return max(0.0, (self.in_flight() - WINDOW_BYTES) / UNACKNOWLEDGED_RATE) + 0.01
 
     def release(self) -> None:
         """Stop holding anyone back (the viewer has left)."""
@@ -101,12 +107,10 @@ class Window:
     async def wait_open(self) -> None:
         await self._open.wait()
 
-    def _drain(self) -> None:
-        now = asyncio.get_running_loop().time()
-        self._bytes = max(0.0, self._bytes - (now - self._drained_at) * UNACKNOWLEDGED_RATE)
-        self._drained_at = now
-        if self._bytes < WINDOW_BYTES:
-            self._open.set()
+    def _in_flight(self, now: float) -> float:
+        if self.acknowledged:
+            return self._bytes
+        return max(0.0, self._bytes - (now - self._counted_at) * UNACKNOWLEDGED_RATE)
 
 
 class Recent:
@@ -137,17 +141,19 @@ class Recent:
 
 
 class Viewer:
-    """One WebSocket's view of an instance's terminal."""
+    """One WebSocket's view of an instance's terminal: what it has been sent, and how much more it can take."""
 
     def __init__(self, hub: Hub, send: Send, acknowledged: bool, size: tuple[int, int] | None) -> None:
         self.hub = hub
-        self.send = send
         self.size = size
-        self.window = Window(acknowledged)
-        self.lagging = False
+        self._send = send
+        self._window = Window(acknowledged)
+        # Sent nothing until it can take more, then the recent output in place of the frames it missed.
+        self._lagging = False
         # How many bytes of the tty's output this viewer has been sent; None until it is first sent any.
-        self.offset: int | None = None
-        self.lock = asyncio.Lock()
+        self._offset: int | None = None
+        self._sending = asyncio.Lock()
+        self._resuming: asyncio.Task[None] | None = None
 
     async def write(self, data: str) -> None:
         """Type into the shared shell; input reaches it in the order written."""
@@ -158,13 +164,85 @@ class Viewer:
         await self.hub.apply_size()
 
     async def acknowledge(self, frames: int) -> None:
-        self.window.acknowledge(frames)
-        if self.lagging and self.window.is_open():
-            self.lagging = False
-            await self.hub.catch_up(self)
+        self._window.acknowledge(frames)
+        if self._lagging and self._window.is_open():
+            self._lagging = False
+            await self.catch_up()
 
     async def leave(self) -> None:
         await self.hub.leave(self)
+
+    def holds_back(self) -> bool:
+        """Tell whether the tty must wait for this viewer: it acknowledges, and its window is full."""
+        return self._window.acknowledged and not self._lagging and not self._window.is_open()
+
+    async def wait_for_room(self) -> None:
+        """Wait until the viewer can take more; full for STALL_SECONDS (a frozen tab), it stops holding the tty."""
+        left = self._window.full_since + STALL_SECONDS - self.hub.loop.time()
+        if left <= 0:
+            log.info("a viewer of %s stopped acknowledging; it is no longer waited for", self.hub.instance)
+            self._lagging = True
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._window.wait_open(), left)
+
+    async def tell(self, name: str, args: list[object]) -> bool:
+        """Send the viewer an event; return False when its socket is gone, and the hub has dropped it."""
+        try:
+            await self._send(name, args)
+        except Exception as e:  # noqa: BLE001
+            # A socket closing under us raises whatever the server's WebSocket library raises (autobahn's
+            # Disconnected under Daphne); that viewer is gone, and the others must not go with it.
+            await self.hub.drop(self, e)
+            return False
+        return True
+
+    async def deliver(self, start: int, text: str, size: int) -> None:
+        """Send a frame of the tty's output that starts at byte `start`, unless the viewer is behind or has it."""
+        if self._lagging:
+            return
+        if not self._window.is_open():
+            self._fall_behind()
+            return
+        async with self._sending:
+            if self._offset is not None and self._offset >= start + size:
+                return  # the recent output it was sent already held this frame
+            if self._offset == start:
+                self._offset = start + size
+                if text:
+                    await self._out(text, size)
+                return
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Send the recent output, once, in place of whatever the viewer has missed."""
+        recent = self.hub.recent
+        async with self._sending:
+            if self._offset == recent.total:
+                return
+            text, self._offset = recent.text(), recent.total
+            if text:
+                await self._out(CLEAR + text, len(text.encode()))
+
+    def release(self) -> None:
+        """Stop holding the tty back (the viewer has left)."""
+        self._window.release()
+
+    def _fall_behind(self) -> None:
+        """Send nothing until the viewer can take more; then send it the recent output."""
+        self._lagging = True
+        if not self._window.acknowledged:  # one that acknowledges resumes when it acknowledges
+            self.hub.loop.call_later(self._window.seconds_to_open(), self._resume)
+
+    def _resume(self) -> None:
+        if self in self.hub.viewers and self._lagging:
+            self._lagging = False
+            # Kept, as the loop keeps only a weak reference to a task.
+            self._resuming = asyncio.create_task(self.catch_up())
+
+    async def _out(self, text: str, size: int) -> None:
+        self._window.sent(size)
+        await self.tell("instance terminal out", [self.hub.instance, text])
 
 
 class Hub:
@@ -183,7 +261,6 @@ class Hub:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._closing = False
         self._linger: asyncio.TimerHandle | None = None
-        self._resuming: set[asyncio.Task[None]] = set()
         # The instance's published ports, once known; followed while someone views the instance, and a little after.
         self.ports: list[int] | None = None
         self._following: asyncio.Task[None] | None = None
@@ -227,7 +304,7 @@ class Hub:
 
     def _remove(self, viewer: Viewer) -> None:
         self.viewers.remove(viewer)
-        viewer.window.release()
+        viewer.release()
         if not self.viewers:
             self._unfollow_later = self.loop.call_later(PORTS_LINGER_SECONDS, self._unfollow)
         if not self.viewers and settings.TERMINAL_LINGER > 0:
@@ -264,15 +341,6 @@ class Hub:
         if not sizes:
             return self._size or DEFAULT_SIZE
         return min(c for c, _ in sizes), min(r for _, r in sizes)
-
-    async def catch_up(self, viewer: Viewer) -> None:
-        """Send a viewer the recent output, once, in place of whatever it has missed."""
-        async with viewer.lock:
-            if viewer.offset == self.recent.total:
-                return
-            text, viewer.offset = self.recent.text(), self.recent.total
-            if text:
-                await self._send(viewer, CLEAR + text, len(text.encode()))
 
     async def close(self) -> None:
         self._closing = True
@@ -352,12 +420,8 @@ class Hub:
 
     async def _tell(self, viewer: Viewer, status: str) -> None:
         """Send a viewer the terminal's status, then the recent output."""
-        try:
-            await viewer.send("instance terminal status", [self.instance, status])
-        except Exception as e:  # noqa: BLE001 — see _send
-            await self._drop(viewer, e)
-            return
-        await self.catch_up(viewer)
+        if await viewer.tell("instance terminal status", [self.instance, status]):
+            await viewer.catch_up()
 
     async def _tell_ports(self, published: list[int]) -> None:
         """Send every viewer the instance's published ports, when they changed."""
@@ -368,10 +432,7 @@ class Hub:
                     await self._send_ports(viewer, published)
 
     async def _send_ports(self, viewer: Viewer, published: list[int]) -> None:
-        try:
-            await viewer.send("instance docker ports", [{"instance": self.instance, "ports": published}])
-        except Exception as e:  # noqa: BLE001 — see _send
-            await self._drop(viewer, e)
+        await viewer.tell("instance docker ports", [{"instance": self.instance, "ports": published}])
 
     async def _pump(self, stream: streams.TtyStream) -> None:
         while True:
@@ -383,62 +444,19 @@ class Hub:
             self.recent.append(data)
             text = self._decoder.decode(data)
             for viewer in list(self.viewers):
-                if viewer.lagging or viewer not in self.viewers:
-                    continue
-                if viewer.window.is_open():
-                    await self._deliver(viewer, start, text, len(data))
-                else:
-                    self._skip(viewer)
+                if viewer in self.viewers:  # not dropped meanwhile
+                    await viewer.deliver(start, text, len(data))
 
     async def _viewers_ready(self) -> None:
-        """Wait while an acknowledging viewer has a full window, unless it has been full for STALL_SECONDS."""
+        """Wait while a viewer that acknowledges has a full window, unless it has been full for STALL_SECONDS."""
         while True:
-            held = [v for v in self.viewers if v.window.acknowledged and not v.lagging and not v.window.is_open()]
-            if not held:
+            held = next((v for v in self.viewers if v.holds_back()), None)
+            if held is None:
                 return
-            viewer = held[0]
-            left = viewer.window.full_since + STALL_SECONDS - self.loop.time()
-            if left <= 0:
-                log.info("a viewer of %s stopped acknowledging; it is no longer waited for", self.instance)
-                viewer.lagging = True
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(viewer.window.wait_open(), left)
+            await held.wait_for_room()
 
-    def _skip(self, viewer: Viewer) -> None:
-        """Stop sending to a viewer with a full window until it can take more; then send it the recent output."""
-        viewer.lagging = True
-        if not viewer.window.acknowledged:  # an acknowledging one resumes when it acknowledges
-            self.loop.call_later(viewer.window.seconds_to_open(), self._resume, viewer)
-
-    def _resume(self, viewer: Viewer) -> None:
-        if viewer in self.viewers and viewer.lagging:
-            viewer.lagging = False
-            task = asyncio.create_task(self.catch_up(viewer))
-            self._resuming.add(task)
-            task.add_done_callback(self._resuming.discard)
-
-    async def _deliver(self, viewer: Viewer, start: int, text: str, size: int) -> None:
-        async with viewer.lock:
-            if viewer.offset is not None and viewer.offset >= start + size:
-                return  # the recent output it was sent already held this frame
-            if viewer.offset == start:
-                viewer.offset = start + size
-                if text:
-                    await self._send(viewer, text, size)
-                return
-        await self.catch_up(viewer)
-
-    async def _send(self, viewer: Viewer, text: str, size: int) -> None:
-        viewer.window.sent(size)
-        try:
-            await viewer.send("instance terminal out", [self.instance, text])
-        except Exception as e:  # noqa: BLE001
-            # A socket closing under us raises whatever the server's WebSocket library raises (autobahn's
-            # Disconnected under Daphne); that viewer is gone, and the others must not go with it.
-            await self._drop(viewer, e)
-
-    async def _drop(self, viewer: Viewer, error: Exception) -> None:
+    async def drop(self, viewer: Viewer, error: Exception) -> None:
+        """Remove a viewer whose socket is gone."""
         log.info("a viewer of %s is gone: %r", self.instance, error)
         if viewer in self.viewers:
             self._remove(viewer)
