@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from pathlib import Path
 
-SANDBOX_ENGINE = "unix:///run/playground/engine.sock"
+# Where the instances live, as the platform's settings read it.
+SANDBOX_ENGINE = os.environ.get("SANDBOX_ENGINE", "unix:///run/playground/engine.sock")
+
+
+def docker_argv(*args: str, host: str = SANDBOX_ENGINE) -> list[str]:
+    """Return the docker CLI's command line for args against host (the sandbox engine by default)."""
+    return ["docker", "-H", host, *args]
 
 
 def docker(*args: str, host: str = SANDBOX_ENGINE, check: bool = False) -> str:
     """Run the docker CLI against host (the sandbox engine by default); return its output."""
-    done = subprocess.run(["docker", "-H", host, *args], capture_output=True, text=True, check=check, timeout=120)
+    done = subprocess.run(docker_argv(*args, host=host), capture_output=True, text=True, check=check, timeout=120)
     return done.stdout.strip()
 
 

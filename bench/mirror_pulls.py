@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/mirror_pulls.py
-from bench.start import one_instance, start_django  # noqa: E402
+from bench.start import one_instance, read_only_mirror, start_django  # noqa: E402
 
 
 def timed(what: Callable[[], object]) -> float:
@@ -45,19 +45,14 @@ def main() -> None:
     args = parser.parse_args()
 
     start_django()
-    from django.conf import settings
     from django.core.management import call_command
-
-    from mirror import registry
 
     if args.seed:
         seconds = timed(lambda: call_command("seed_mirror", force=True, stdout=io.StringIO()))
         print(f"seed_mirror --force: {seconds:.0f} s")
 
-    registry.ensure_address()
     figures: dict[str, list[float]] = {"first pull": [], "second pull": [], "hello-world": []}
-    with registry.running(registry.mirror_host(), read_only=True) as addr:
-        settings.MIRROR_PORT = int(addr.rsplit(":", 1)[1])
+    with read_only_mirror():
         for _ in range(args.rounds):
             with one_instance() as first, one_instance() as second:  # each in a session of its own
                 figures["first pull"].append(timed_exec(first.name, "docker pull -q nginx"))

@@ -20,13 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/router_throughput.py
 from bench.measure import cpu_ticks, free_port  # noqa: E402
-from bench.start import ROOT, one_instance, start_django  # noqa: E402
+from bench.start import ROOT, one_instance, read_only_mirror, start_django  # noqa: E402
 
 start_django()
 
 from django.conf import settings  # noqa: E402
 
-from mirror import registry  # noqa: E402
 from router.hostnames import direct_host  # noqa: E402
 from sessions import engine  # noqa: E402
 from sessions.models import Instance  # noqa: E402
@@ -128,11 +127,9 @@ def wait_listening(port: int) -> None:
 @contextmanager
 def serving_instance() -> Iterator[Instance]:
     """Start an instance serving the benchmark's web servers; end its session on the way out."""
-    registry.ensure_address()
     with ExitStack() as stack:
         # The instance's engine is told the mirror's port when it is made, and pulls nginx from it.
-        with registry.running(registry.mirror_host(), read_only=True) as mirror:
-            settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
+        with read_only_mirror():
             instance = stack.enter_context(one_instance())
             script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
             code, output = engine.exec_run(instance.name, ["sh", "-c", script])

@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncssh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/ssh_floor.py
+from bench.measure import docker_argv  # noqa: E402
 from bench.start import one_instance, start_django  # noqa: E402
 
 start_django()
@@ -132,7 +133,7 @@ def main() -> None:
             assert bare.stdout
             port = bare.stdout.readline().rsplit(":", 1)[1].strip()
             ssh = ssh_command(port, "bench", Path(tempfile.mkdtemp(prefix="bench-ssh-")))
-            docker = ["docker", "exec", "-i", instance.name]
+            docker = docker_argv("exec", "-i", instance.name)
             rows: list[tuple[float, ...]] = []
             for _ in range(ROUNDS):
                 echoes = (

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/ssh_gateway.py
+from bench.measure import docker_argv  # noqa: E402
 from bench.start import ROOT, one_instance, start_django  # noqa: E402
 
 ECHOES = 200
@@ -100,7 +101,7 @@ def main() -> None:
             assert gateway.stdout
             port = gateway.stdout.readline().rsplit(":", 1)[1].strip()
             ssh = ssh_command(port, instance.proxy_host, workdir)
-            docker = ["docker", "exec", "-i", instance.name]
+            docker = docker_argv("exec", "-i", instance.name)
             head = f"head -c {THROUGHPUT_BYTES} /dev/zero"
 
             echoes = paired(echo_round_trip, [*ssh, "cat"], [*docker, "cat"])

@@ -56,6 +56,23 @@ def one_instance() -> Iterator[Instance]:
         sandboxes.end_session(session, reason="benchmark done")
 
 
+@contextmanager
+def read_only_mirror() -> Iterator[None]:
+    """Serve the seeded registry mirror read-only on a free port that sandboxes may reach, for instances made
+    meanwhile to pull from."""
+    from django.conf import settings
+
+    from mirror import registry
+    from sessions import firewall
+
+    registry.ensure_address()
+    host = registry.mirror_host()
+    with registry.running(host, read_only=True) as mirror:
+        settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
+        with firewall.port_opened(host, settings.MIRROR_PORT):
+            yield
+
+
 class Procfile:
     """The checkout's Procfile processes, each in a process group of its own, logging to a folder."""
 

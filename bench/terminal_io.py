@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/terminal_io.py
+from bench.measure import SANDBOX_ENGINE, docker_argv  # noqa: E402
 from bench.start import ROOT, one_instance, start_django  # noqa: E402
 
 start_django(
@@ -223,7 +224,9 @@ def serve_on_free_port(argv: list[str]) -> tuple[subprocess.Popen[bytes], str]:
 
 def start_terminado(instance: str) -> tuple[subprocess.Popen[bytes], int]:
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "terminado_server.py"), instance], stdout=subprocess.PIPE
+        [sys.executable, str(ROOT / "bench" / "terminado_server.py"), instance],
+        env={**os.environ, "DOCKER_HOST": SANDBOX_ENGINE},  # for the `docker exec` it runs
+        stdout=subprocess.PIPE,
     )
     assert server.stdout is not None
     return server, int(server.stdout.readline())
@@ -347,11 +350,11 @@ async def run(session_id: str, instance: str) -> None:
 
 
 async def _attach(instance: str) -> RawPty:
-    return RawPty(["docker", "attach", instance])
+    return RawPty(docker_argv("attach", instance))
 
 
 async def _raw(argv: list[str], instance: str) -> RawPty:
-    return RawPty(["docker", "exec", "-it", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", instance, *argv])
+    return RawPty(docker_argv("exec", "-it", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", instance, *argv))
 
 
 def main() -> None:
