@@ -28,10 +28,8 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,14 +39,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import redis
 import requests
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-ENGINE = "unix:///run/playground/engine.sock"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/density.py
+from bench.measure import cpu_ticks, docker, free_port, memory_cgroup, memory_stat  # noqa: E402
+from bench.start import ROOT, Procfile, wait_until  # noqa: E402
+from bench.terminal_client import PageTerminal  # noqa: E402
+from bench.terminal_client import echo_times as type_and_time  # noqa: E402
+
 DEPLOYMENT = f"bench-density-{os.getpid()}"
 LABEL = f"label=playground.deployment={DEPLOYMENT}"
 DATA_DIR = ROOT / "var" / DEPLOYMENT
@@ -79,11 +81,9 @@ class Platform:
     """The checkout's Procfile processes on a port of their own, each in a process group, logging under DATA_DIR."""
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        self.env = {
+        env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "playground.settings",
             "DATA_DIR": str(DATA_DIR),
@@ -98,65 +98,30 @@ class Platform:
             "WEB_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
         }
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-        self.logs: list[IO[bytes]] = []
+        self.processes = Procfile(env, DATA_DIR)
         self.sessions: list[str] = []  # every session started, ended or not
         self.lock = threading.Lock()
 
     def start(self) -> None:
         DATA_DIR.mkdir(parents=True)
         manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--verbosity=0"], cwd=ROOT, env=self.env, check=True, timeout=120)
+        env = self.processes.env
+        subprocess.run([*manage, "migrate", "--verbosity=0"], cwd=ROOT, env=env, check=True, timeout=120)
         configure = [*manage, "shell", "--verbosity=0", "-c", CONFIGURE]
-        subprocess.run(configure, cwd=ROOT, env=self.env, check=True, timeout=60)
-        lines = (line.partition(":") for line in (ROOT / "Procfile").read_text().splitlines())
-        procfile = {name.strip(): command.strip() for name, _, command in lines}
+        subprocess.run(configure, cwd=ROOT, env=env, check=True, timeout=60)
         for name in PROCESSES:
-            if procfile.get(name):
-                log = (DATA_DIR / f"{name}.log").open("ab")
-                self.logs.append(log)
-                # exec: the process waited for on stopping is the server itself, not a shell that exits first.
-                self.running[name] = subprocess.Popen(
-                    f"exec {procfile[name]}",
-                    shell=True,
-                    cwd=ROOT,
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        deadline = time.monotonic() + 60
-        while not self._answers():
-            self.check()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the web server did not answer {self.base}/ping within 60 s")
-            time.sleep(0.5)
+            if name in self.processes.commands:
+                self.processes.start(name)
 
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.base}/ping", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def check(self) -> None:
-        """Raise if a process has died: the figures would describe a platform that is not all there."""
-        for name, process in self.running.items():
-            if process.poll() is not None:
-                tail = (DATA_DIR / f"{name}.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
-
-    def stop(self) -> None:
-        for process in self.running.values():
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in self.running.values():
+        def answers() -> bool:
+            """Return whether the web server answers /ping; raise if a process has died."""
+            self.processes.check()
             try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.running.clear()
-        for log in self.logs:
-            log.close()
+                return requests.get(f"{self.base}/ping", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(answers, timeout=60, interval=0.5)
 
     def start_session(self) -> str:
         session_id = str(answer(requests.post(f"{self.base}/", headers=XHR, timeout=TIMEOUT))["session_id"])
@@ -256,15 +221,10 @@ def grow(
 
 
 def cpu_busy_percent(seconds: float) -> float:
-    def times() -> tuple[int, int]:
-        # user nice system idle iowait irq softirq steal; guest time is already counted in user.
-        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        return sum(ticks), ticks[3] + ticks[4]
-
-    total, idle = times()
+    busy, total = cpu_ticks()
     time.sleep(seconds)
-    total_after, idle_after = times()
-    return 100 * (1 - (idle_after - idle) / (total_after - total))
+    busy_after, total_after = cpu_ticks()
+    return 100 * (busy_after - busy) / (total_after - total)
 
 
 def memory_available_mib() -> float:
@@ -286,55 +246,33 @@ def sandboxes_rss_mib() -> float:
 
 def anonymous_memory(pid: int) -> int:
     """Return the anonymous memory, in bytes, of the memory cgroup of a process (cgroup v1 or v2)."""
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            stat, key = Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.stat"), "total_rss"
-        elif controllers == "":
-            stat, key = Path("/sys/fs/cgroup", path.lstrip("/"), "memory.stat"), "anon"
-        else:
-            continue
-        if stat.exists():
-            return int(dict(entry.split() for entry in stat.read_text().splitlines())[key])
-    raise RuntimeError(f"no memory cgroup for process {pid}")
+    folder, v1 = memory_cgroup(pid)
+    return memory_stat(folder)["total_rss" if v1 else "anon"]
 
 
 async def echo_times(base: str, session_id: str, instance: str) -> list[float]:
     """Type one key at a time into the instance's terminal and time until its echo; return milliseconds."""
-    url = base.replace("http://", "ws://") + f"/sessions/{session_id}/ws/"
-    async with asyncio.timeout(120), connect(url, open_timeout=10, close_timeout=5) as ws:
-        await ws.send(json.dumps({"name": "instance viewport resize", "args": [120, 40]}))
-        # A token of this run's own: what the terminal printed before (replayed on connecting) never matches it.
-        token = secrets.token_hex(4)
-        await _type(ws, instance, f"echo {token}-$((6*7))\r")
-        await _read_until(ws, instance, f"{token}-42")
-        await _drain(ws)
-        times = []
-        for n in range(ECHO_WARMUP + ECHO_SAMPLES):
-            started = time.perf_counter()
-            await _type(ws, instance, "z")
-            await _read_until(ws, instance, "z")
-            if n >= ECHO_WARMUP:
-                times.append((time.perf_counter() - started) * 1000)
-            if n % 50 == 49:
-                await _type(ws, instance, "\x15")  # ^U: a short line, so no redraw of a wrapped line skews a sample
-                await _drain(ws)
-        await _type(ws, instance, "\x15")
-    return times
+    ws_base = base.replace("http://", "ws://")
+    async with asyncio.timeout(120):
+        # The `websockets` client, acknowledging nothing, as the recorded figures were measured.
+        term = await PageTerminal.open(ws_base, session_id, instance, acknowledge=False, lean=False)
+        try:
+            return await type_and_time(term, ECHO_SAMPLES, ECHO_WARMUP)
+        finally:
+            await term.close()
 
 
 async def badge_seconds(base: str, session_id: str, instance: str) -> float | None:
     """Publish a port inside the instance, its page open; return seconds from `docker run -p` being typed to the
     page's badge (so the container's start counts), or None when no badge came within BADGE_TIMEOUT."""
     url = base.replace("http://", "ws://") + f"/sessions/{session_id}/ws/"
-    inside = ["docker", "-H", ENGINE, "exec", instance]
     # An image of the instance's own busybox: no registry or mirror needed.
     image = ["sh", "-c", "tar -C /bin -c busybox | docker import - web >/dev/null"]
     publish = ["docker", "run", "-d", "-p", f"{BADGE_PORT}:80", "web", "/busybox", "httpd", "-f", "-p", "80"]
     async with connect(url, open_timeout=10, close_timeout=5) as ws:
-        await asyncio.to_thread(subprocess.run, [*inside, *image], check=True, timeout=60)
+        await asyncio.to_thread(docker, "exec", instance, *image, check=True)
         published = time.monotonic()
-        await asyncio.to_thread(subprocess.run, [*inside, *publish], check=True, timeout=60)
+        await asyncio.to_thread(docker, "exec", instance, *publish, check=True)
         try:
             async with asyncio.timeout(BADGE_TIMEOUT):
                 while True:
@@ -343,26 +281,6 @@ async def badge_seconds(base: str, session_id: str, instance: str) -> float | No
                         return time.monotonic() - published
         except TimeoutError:
             return None
-
-
-async def _type(ws: ClientConnection, instance: str, keys: str) -> None:
-    await ws.send(json.dumps({"name": "instance terminal in", "args": [instance, keys]}))
-
-
-async def _read_until(ws: ClientConnection, instance: str, needle: str) -> None:
-    seen = ""
-    while needle not in seen:
-        event = json.loads(await ws.recv())
-        if event["name"] == "instance terminal out" and event["args"][0] == instance:
-            seen = (seen + event["args"][1])[-200:]
-
-
-async def _drain(ws: ClientConnection, quiet: float = 0.5) -> None:
-    while True:
-        try:
-            await asyncio.wait_for(ws.recv(), quiet)
-        except TimeoutError:
-            return
 
 
 HEADER = (
@@ -406,7 +324,7 @@ def _cell(value: float | None, spec: str) -> str:
 def measure(platform: Platform, idle: list[tuple[str, str]], available_at_0: float) -> Row:
     """Measure the host once it has settled; the instances started for the ready time are ended again."""
     time.sleep(SETTLE)
-    platform.check()
+    platform.processes.check()
     row = Row(len(idle), cpu_busy_percent(CPU_WINDOW), os.getloadavg()[0])
     if idle:
         row.cgroup_mib = sandboxes_rss_mib() / len(idle)
@@ -425,7 +343,7 @@ def measure(platform: Platform, idle: list[tuple[str, str]], available_at_0: flo
                 row.badge_tried, row.badge = True, asyncio.run(badge_seconds(platform.base, session_id, name))
         finally:
             platform.end_session(session_id)
-    platform.check()
+    platform.processes.check()
     return row
 
 
@@ -446,11 +364,6 @@ def run(platform: Platform, steps: list[int], concurrency: int, rows: list[Row],
     return ""
 
 
-def docker(*args: str) -> str:
-    done = subprocess.run(["docker", "-H", ENGINE, *args], capture_output=True, text=True, timeout=120)
-    return done.stdout.strip()
-
-
 def leftovers() -> dict[str, list[str]]:
     """List what the engine still holds with this run's label."""
     return {
@@ -465,9 +378,9 @@ def clean_up(platform: Platform) -> None:
     for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not leave sandboxes behind
         signal.signal(number, signal.SIG_IGN)
     print(f"ending {len(platform.sessions)} sessions and stopping the platform", flush=True)
-    if platform.running.get("web") and platform.running["web"].poll() is None:
+    if platform.processes.running.get("web") and platform.processes.running["web"].poll() is None:
         _each(platform.end_session, platform.sessions, workers=4)
-    platform.stop()
+    platform.processes.stop_all()
     removers = {"container": ["rm", "--force", "--volumes"], "volume": ["volume", "rm", "--force"]}
     for kind, names in leftovers().items():  # containers first: they hold the volumes and networks
         if names:
@@ -506,7 +419,7 @@ def main() -> None:
     rows: list[Row] = []
     try:
         platform.start()
-        print(f"running: {', '.join(platform.running)} on {platform.base}", flush=True)
+        print(f"running: {', '.join(platform.processes.running)} on {platform.base}", flush=True)
         viewers = None if args.no_viewers else Viewers(platform.base)
         try:
             stopped = run(platform, steps, max(1, args.concurrency), rows, viewers)

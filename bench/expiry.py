@@ -21,15 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/expiry.py
+from bench.start import ROOT, Procfile, start_django, wait_until  # noqa: E402
+
 DATA_DIR = ROOT / "var" / "bench-expiry"
 # An ending task that finds the session already ended returns within milliseconds.
 NO_OP_SECONDS = 0.05
+SWEEP_DONE = re.compile(r"sessions\.tasks\.sweep\[[^]]+\] succeeded")
 ENV = {
     "DATA_DIR": str(DATA_DIR),
     "DATABASE_URL": f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
     "REDIS_URL": "redis://127.0.0.1:6379/4",
-    "SANDBOX_DEPLOYMENT": f"bench-{os.getpid()}",
     "DJANGO_SETTINGS_MODULE": "playground.settings",
 }
 
@@ -44,28 +46,22 @@ def main() -> None:
     args = parser.parse_args()
 
     shutil.rmtree(DATA_DIR, ignore_errors=True)
-    DATA_DIR.mkdir(parents=True)
-    os.environ.update(ENV)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    start_django(env=ENV)
     from django.conf import settings
     from django.core.management import call_command
     from django.db.models import Count, DurationField, ExpressionWrapper, F
 
-    from engine import sandboxes
+    from engine import sandboxes as engine_objects
     from sessions import lifecycle
     from sessions.models import Instance, Playground, Session
-    from tests.processes import Processes, wait_until
 
     call_command("migrate", verbosity=0)
     playground = Playground.for_host("bench.localhost")
-    processes = Processes({**os.environ}, Path(tempfile.mkdtemp(prefix="bench-expiry-")))
+    processes = Procfile({**os.environ}, Path(tempfile.mkdtemp(prefix="bench-expiry-")))
     processes.start("worker")
     processes.start("beat")
     print(f"sweep every {settings.SWEEP_INTERVAL}s; logs in {processes.log_dir}", flush=True)
-    wait_until(lambda: processes.sweeps_done() > 0, timeout=60)
+    wait_until(lambda: SWEEP_DONE.search(processes.log("worker")), timeout=60)
 
     def churn(n: int) -> None:
         life = timedelta(seconds=random.uniform(args.min_life, args.max_life))
@@ -86,7 +82,7 @@ def main() -> None:
         elapsed = time.monotonic() - started
         # Let one more sweep judge the engine, then count what is left behind.
         time.sleep(settings.SWEEP_INTERVAL * 2)
-        leaked = sandboxes.labelled_objects()
+        leaked = engine_objects.labelled_objects()
         live_rows = Instance.objects.exclude(state=Instance.State.GONE).count()
     finally:
         processes.stop_all()
@@ -122,8 +118,8 @@ def main() -> None:
     )
     print(f"leaked: {sum(map(len, leaked.values()))} engine objects {leaked}, {live_rows} instance rows not gone")
     for session_id in {*Session.objects.values_list("pk", flat=True)}:
-        if sandboxes.labelled_objects(session_id) != {"containers": [], "volumes": [], "networks": []}:
-            sandboxes.remove_session_objects(session_id)
+        if engine_objects.labelled_objects(session_id) != {"containers": [], "volumes": [], "networks": []}:
+            engine_objects.remove_session_objects(session_id)
 
 
 def percentile(values: list[float], p: int) -> float:

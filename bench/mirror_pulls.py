@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/mirror_pulls.py
+from bench.start import one_instance, read_only_mirror, start_django  # noqa: E402
 
 
 def timed(what: Callable[[], object]) -> float:
@@ -47,36 +44,20 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="also time a forced rebuild of every image")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    from django.conf import settings
+    start_django()
     from django.core.management import call_command
-
-    from engine.mirror import ensure_address, mirror_host
-    from mirror import registry
-    from sessions import lifecycle
-    from sessions.models import Playground
 
     if args.seed:
         seconds = timed(lambda: call_command("seed_mirror", force=True, stdout=io.StringIO()))
         print(f"seed_mirror --force: {seconds:.0f} s")
 
-    ensure_address()
-    playground = Playground.for_host("localhost")
     figures: dict[str, list[float]] = {"first pull": [], "second pull": [], "hello-world": []}
-    with registry.running(mirror_host(), read_only=True) as addr:
-        settings.MIRROR_PORT = int(addr.rsplit(":", 1)[1])
+    with read_only_mirror():
         for _ in range(args.rounds):
-            sessions = [lifecycle.start_session(playground) for _ in range(2)]
-            try:
-                first, second = (lifecycle.add_instance(s, lifecycle.InstanceRequest()).name for s in sessions)
-                figures["first pull"].append(timed_exec(first, "docker pull -q nginx"))
-                figures["second pull"].append(timed_exec(second, "docker pull -q nginx"))
-                figures["hello-world"].append(timed_exec(second, "docker run --rm hello-world"))
-            finally:
-                for session in sessions:
-                    lifecycle.end_session(session, reason="benchmark done")
+            with one_instance() as first, one_instance() as second:  # each in a session of its own
+                figures["first pull"].append(timed_exec(first.name, "docker pull -q nginx"))
+                figures["second pull"].append(timed_exec(second.name, "docker pull -q nginx"))
+                figures["hello-world"].append(timed_exec(second.name, "docker run --rm hello-world"))
     for name, values in figures.items():
         print(f"{name:12} median {statistics.median(values):.2f} s  (min {min(values):.2f}, max {max(values):.2f})")
 

@@ -5,6 +5,7 @@ Run: .venv/bin/python bench/router_throughput.py [seconds]  (needs Debian's wrk;
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -13,26 +14,21 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/router_throughput.py
+from bench.measure import cpu_ticks, free_port  # noqa: E402
+from bench.start import ROOT, one_instance, read_only_mirror, start_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+start_django()
 
 from django.conf import settings  # noqa: E402
 
 from engine import execs  # noqa: E402
-from engine.mirror import ensure_address, mirror_host  # noqa: E402
 from engine.names import direct_host  # noqa: E402
-from mirror import registry  # noqa: E402
-from sessions import lifecycle  # noqa: E402
-from sessions.models import Instance, Playground  # noqa: E402
-from tests.router.conftest import BUILD_BUSYBOX  # noqa: E402
+from sessions.models import Instance  # noqa: E402
 
 ROUNDS = 3
 # A closed connection waits 60 s in TIME_WAIT on the side that closed first, and a client reuses none of its ~28k
@@ -41,6 +37,13 @@ ROUNDS = 3
 # second, a run that follows another too soon measures that limit, not the router: such runs first wait for the
 # machine to forget the connections of the one before.
 QUIET_TIME_WAITS = 1000
+# An image made inside the instance from the sandbox's own busybox-static, with an applet link for each command.
+BUILD_BUSYBOX = (
+    "mkdir -p /tmp/bb/bin /tmp/bb/www && cp /bin/busybox /tmp/bb/bin/ && "
+    "for applet in $(/bin/busybox --list | grep -vx busybox); do ln -sf busybox /tmp/bb/bin/$applet; done && "
+    "echo hello-from-the-instance > /tmp/bb/www/index.html && "
+    "tar -C /tmp/bb -c . | docker import - busybox >/dev/null"
+)
 SERVE = (
     "docker run -d -p 8080:80 busybox sh -c "
     "'head -c 1048576 /dev/urandom > /www/1m && httpd -f -p 80 -h /www' >/dev/null && "
@@ -87,12 +90,6 @@ CASES = [  # label, port in the instance, path, connections, extra header, colum
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wrk(url: str, host: str, seconds: int, connections: int, header: str | None) -> tuple[float, float, float]:
     """Return requests/s and MB/s that wrk measured, and how many cores the machine kept busy meanwhile."""
     extra = ["-H", header] if header else []
@@ -107,12 +104,6 @@ def wrk(url: str, host: str, seconds: int, connections: int, header: str | None)
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}[unit]
     cores = (os.cpu_count() or 1) * (busy_after - busy) / max(total_after - total, 1)
     return requests, float(size) * scale * 1.048576, cores
-
-
-def cpu_ticks() -> tuple[int, int]:
-    """Return the machine's busy and total CPU ticks so far."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return sum(fields) - fields[3] - fields[4], sum(fields)  # less idle and iowait
 
 
 def wait_for_quiet(ip: str) -> None:
@@ -133,59 +124,64 @@ def wait_listening(port: int) -> None:
     raise SystemExit("the router did not start")
 
 
-def start_instance() -> Instance:
-    playground = Playground.for_host(settings.PLAYGROUND_DOMAIN)
-    ensure_address()
-    # The instance's engine is told the mirror's port when it is made, and pulls nginx from it.
-    with registry.running(mirror_host(), read_only=True) as mirror:
-        settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
-        session = lifecycle.start_session(playground)
-        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
-        script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
-        code, output = execs.exec_run(instance.name, ["sh", "-c", script])
-    if code != 0:
-        lifecycle.end_session(session, reason="benchmark failed")
-        raise SystemExit(output.decode())
-    return instance
+@contextmanager
+def serving_instance() -> Iterator[Instance]:
+    """Start an instance serving the benchmark's web servers; end its session on the way out."""
+    with ExitStack() as stack:
+        # The instance's engine is told the mirror's port when it is made, and pulls nginx from it.
+        with read_only_mirror():
+            instance = stack.enter_context(one_instance())
+            script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
+            code, output = execs.exec_run(instance.name, ["sh", "-c", script])
+        if code != 0:
+            raise SystemExit(output.decode())
+        yield instance
 
 
-def main(seconds: int) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("seconds", type=int, nargs="?", default=10, help="length of each wrk run")
+    seconds = parser.parse_args().seconds
     if not shutil.which("wrk"):
         raise SystemExit("install wrk first: apt-get install wrk")
-    instance = start_instance()
-    port = free_port()
-    router = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "run_router", "--bind", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_listening(port)
-        load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
-        print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load}, {os.cpu_count()} cores")
-        print(f"router in {settings.ROUTER_PROCESSES} processes; wrk -t2, {seconds} s runs, median of {ROUNDS}")
-        print("| case | direct | through the router | ratio | busy cores, direct / routed |")
-        print("|---|---|---|---|---|")
-        for label, upstream, path, connections, header, column, reconnects in CASES:
-            name = f"{direct_host(instance.proxy_host, upstream, settings.PLAYGROUND_DOMAIN)}:{port}"
-            direct: list[tuple[float, float, float]] = []
-            routed: list[tuple[float, float, float]] = []
-            # Interleaved rounds, so load from other processes on the machine weighs on both sides alike.
-            for _ in range(ROUNDS):
-                for runs, url, host in (
-                    (direct, f"http://{instance.ip}:{upstream}{path}", str(instance.ip)),
-                    (routed, f"http://127.0.0.1:{port}{path}", name),
-                ):
-                    if reconnects:
-                        wait_for_quiet(str(instance.ip))
-                    runs.append(wrk(url, host, seconds, connections, header))
-            a, b = (statistics.median(r[column] for r in runs) for runs in (direct, routed))
-            busy_a, busy_b = (statistics.median(r[2] for r in runs) for runs in (direct, routed))
-            print(f"| {label} | {a:.0f} | {b:.0f} | {b / a:.2f} | {busy_a:.1f} / {busy_b:.1f} |")
-    finally:
-        router.terminate()
-        router.wait(timeout=10)
-        lifecycle.end_session(instance.session, reason="benchmark done")
+    with serving_instance() as instance:
+        port = free_port()
+        router = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "run_router", "--bind", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            measure(instance, port, seconds)
+        finally:
+            router.terminate()
+            router.wait(timeout=10)
+
+
+def measure(instance: Instance, port: int, seconds: int) -> None:
+    """Run every case direct and through the router on port, alternately; print a table of medians."""
+    wait_listening(port)
+    load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load}, {os.cpu_count()} cores")
+    print(f"router in {settings.ROUTER_PROCESSES} processes; wrk -t2, {seconds} s runs, median of {ROUNDS}")
+    print("| case | direct | through the router | ratio | busy cores, direct / routed |")
+    print("|---|---|---|---|---|")
+    for label, upstream, path, connections, header, column, reconnects in CASES:
+        name = f"{direct_host(instance.proxy_host, upstream, settings.PLAYGROUND_DOMAIN)}:{port}"
+        direct: list[tuple[float, float, float]] = []
+        routed: list[tuple[float, float, float]] = []
+        # Interleaved rounds, so load from other processes on the machine weighs on both sides alike.
+        for _ in range(ROUNDS):
+            for runs, url, host in (
+                (direct, f"http://{instance.ip}:{upstream}{path}", str(instance.ip)),
+                (routed, f"http://127.0.0.1:{port}{path}", name),
+            ):
+                if reconnects:
+                    wait_for_quiet(str(instance.ip))
+                runs.append(wrk(url, host, seconds, connections, header))
+        a, b = (statistics.median(r[column] for r in runs) for runs in (direct, routed))
+        busy_a, busy_b = (statistics.median(r[2] for r in runs) for runs in (direct, routed))
+        print(f"| {label} | {a:.0f} | {b:.0f} | {b / a:.2f} | {busy_a:.1f} / {busy_b:.1f} |")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main()

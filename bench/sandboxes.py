@@ -22,15 +22,17 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/sandboxes.py
+from bench.measure import SANDBOX_ENGINE, docker, memory_cgroup, memory_stat  # noqa: E402
+from bench.start import ROOT, start_django  # noqa: E402
+
 IMAGE = "playground/dind:latest"
-SANDBOX_ENGINE = "unix:///run/playground/engine.sock"
 SYSTEM_ENGINE = "unix:///var/run/docker.sock"
 IDLE = 20.0
 NEW = [
     "--cap-add=SYS_ADMIN",
     "--cap-add=NET_ADMIN",
-    f"--security-opt=seccomp={HERE / 'compose/engine/seccomp.json'}",
+    f"--security-opt=seccomp={ROOT / 'compose/engine/seccomp.json'}",
     "--security-opt=apparmor=unconfined",
     "--security-opt=systempaths=unconfined",
     "--env=PLAYGROUND_DISK_MB=10240",
@@ -39,25 +41,11 @@ OLD = ["--cap-add=ALL", "--cap-drop=SYS_RESOURCE", "--security-opt=seccomp=uncon
 OLD += ["--security-opt=apparmor=unconfined", "--security-opt=systempaths=unconfined"]
 
 
-def docker(host: str, *args: str, check: bool = True) -> str:
-    done = subprocess.run(["docker", "-H", host, *args], capture_output=True, text=True, check=check)
-    return done.stdout.strip()
-
-
 def idle_memory_mib(pid: int) -> float:
     """Return what the cgroup of a process holds, less its inactive page cache, in MiB."""
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            base = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-            usage = int((base / "memory.usage_in_bytes").read_text())
-            stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
-            return (usage - int(stat["total_inactive_file"])) / 2**20
-        if controllers == "":
-            base = Path("/sys/fs/cgroup") / path.lstrip("/")
-            stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
-            return (int((base / "memory.current").read_text()) - int(stat["inactive_file"])) / 2**20
-    raise RuntimeError(f"no memory cgroup for {pid}")
+    folder, v1 = memory_cgroup(pid)
+    usage = int((folder / ("memory.usage_in_bytes" if v1 else "memory.current")).read_text())
+    return (usage - memory_stat(folder)["total_inactive_file" if v1 else "inactive_file"]) / 2**20
 
 
 def raw(host: str, options: list[str], count: int) -> tuple[list[float], list[float]]:
@@ -65,35 +53,32 @@ def raw(host: str, options: list[str], count: int) -> tuple[list[float], list[fl
     seconds = []
     if host == SANDBOX_ENGINE:
         # The sandbox engine has no default network: a bridge like a session's (its name matched by the firewall).
-        docker(host, "network", "create", "-o", "com.docker.network.bridge.name=pgsbench", "bench-net", check=False)
+        docker("network", "create", "-o", "com.docker.network.bridge.name=pgsbench", "bench-net", host=host)
         options = [*options, "--network=bench-net"]
     try:
         for name in names:
             start = time.monotonic()
             volume = f"{name}-docker"
-            docker(host, "run", "-d", "-t", "-i", "--name", name, "--cgroupns=private", f"-v={volume}:/var/lib/docker",
-                   "-m=2g", "--pids-limit=4096", *options, IMAGE)  # fmt: skip
-            while docker(host, "exec", name, "docker", "info", "--format", "{{.ID}}", check=False) == "":
+            docker("run", "-d", "-t", "-i", "--name", name, "--cgroupns=private", f"-v={volume}:/var/lib/docker",
+                   "-m=2g", "--pids-limit=4096", *options, IMAGE, host=host, check=True)  # fmt: skip
+            while docker("exec", name, "docker", "info", "--format", "{{.ID}}", host=host) == "":
                 time.sleep(0.05)
             seconds.append(time.monotonic() - start)
         time.sleep(IDLE)
-        memory = [idle_memory_mib(int(docker(host, "inspect", "-f", "{{.State.Pid}}", name))) for name in names]
+        memory = [
+            idle_memory_mib(int(docker("inspect", "-f", "{{.State.Pid}}", name, host=host, check=True)))
+            for name in names
+        ]
     finally:
         for name in names:
-            docker(host, "rm", "-f", "-v", name, check=False)
-            docker(host, "volume", "rm", f"{name}-docker", check=False)
-        docker(host, "network", "rm", "bench-net", check=False)
+            docker("rm", "-f", "-v", name, host=host)
+            docker("volume", "rm", f"{name}-docker", host=host)
+        docker("network", "rm", "bench-net", host=host)
     return seconds, memory
 
 
 def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-    os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
-    os.environ["SESSIONS_PER_CLIENT"] = "0"
-    sys.path.insert(0, str(root))
-    import django
-
-    django.setup()
+    start_django(root, {"SESSIONS_PER_CLIENT": "0"})
     from engine import daemon
     from sessions import lifecycle
     from sessions.models import Playground
@@ -130,7 +115,7 @@ def report(what: str, seconds: list[float], memory: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=8)
-    parser.add_argument("--root", type=Path, default=HERE)
+    parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--raw-only", action="store_true")
     parser.add_argument("--platform-only", action="store_true")
     args = parser.parse_args()

@@ -8,6 +8,7 @@ Run from the project root: `.venv/bin/python bench/ssh_floor.py` (needs bin/setu
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import statistics
@@ -19,9 +20,11 @@ from pathlib import Path
 
 import asyncssh
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/ssh_floor.py
+from bench.measure import docker_argv  # noqa: E402
+from bench.start import one_instance, start_django  # noqa: E402
 
-from django.conf import settings  # noqa: E402
+start_django()
 
 from bench.ssh_gateway import (  # noqa: E402
     ECHOES,
@@ -30,12 +33,11 @@ from bench.ssh_gateway import (  # noqa: E402
     children_cpu_seconds,
     cpu_seconds,
     echo_round_trip,
+    ssh_command,
     throughput,
 )
 from engine import streams  # noqa: E402
-from gateway.server import _CIPHERS  # noqa: E402
-from sessions import lifecycle  # noqa: E402
-from sessions.models import Playground  # noqa: E402
+from gateway.server import CIPHERS  # noqa: E402
 
 _ZEROS = bytes(256 * 1024)
 
@@ -101,7 +103,7 @@ async def serve() -> None:
         "127.0.0.1",
         0,
         server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-        encryption_algs=_CIPHERS,
+        encryption_algs=CIPHERS,
         encoding=None,
         line_editor=False,
     )
@@ -124,34 +126,29 @@ async def engine_echo(container: str) -> float:
 
 
 def main() -> None:
-    session = lifecycle.start_session(Playground.for_host(settings.PLAYGROUND_DOMAIN))
-    bare = None
-    try:
-        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    with one_instance() as instance:
         bare = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
-        assert bare.stdout
-        port = bare.stdout.readline().rsplit(":", 1)[1].strip()
-        known_hosts = Path(tempfile.mkdtemp(prefix="bench-ssh-")) / "kh"
-        ssh = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={known_hosts}"]
-        ssh += ["-p", port, "bench@127.0.0.1"]
-        docker = ["docker", "exec", "-i", instance.name]
-        rows: list[tuple[float, ...]] = []
-        for _ in range(ROUNDS):
-            echoes = (
-                echo_round_trip([*ssh, "cat"]),
-                asyncio.run(engine_echo(instance.name)),
-                echo_round_trip([*docker, "cat"]),
-            )
-            server_before, client_before = cpu_seconds(bare.pid), children_cpu_seconds()
-            rate = throughput([*ssh, f"zero {THROUGHPUT_BYTES}"])
-            server_cpu = (cpu_seconds(bare.pid) - server_before) / (THROUGHPUT_BYTES / 1e9)
-            client_cpu = (children_cpu_seconds() - client_before) / (THROUGHPUT_BYTES / 1e9)
-            docker_rate = throughput([*docker, "sh", "-c", f"head -c {THROUGHPUT_BYTES} /dev/zero"])
-            rows.append((*echoes, rate, docker_rate, server_cpu, client_cpu))
-    finally:
-        if bare:
+        try:
+            assert bare.stdout
+            port = bare.stdout.readline().rsplit(":", 1)[1].strip()
+            ssh = ssh_command(port, "bench", Path(tempfile.mkdtemp(prefix="bench-ssh-")))
+            docker = docker_argv("exec", "-i", instance.name)
+            rows: list[tuple[float, ...]] = []
+            for _ in range(ROUNDS):
+                echoes = (
+                    echo_round_trip([*ssh, "cat"]),
+                    asyncio.run(engine_echo(instance.name)),
+                    echo_round_trip([*docker, "cat"]),
+                )
+                server_before, client_before = cpu_seconds(bare.pid), children_cpu_seconds()
+                rate = throughput([*ssh, f"zero {THROUGHPUT_BYTES}"])
+                server_cpu = (cpu_seconds(bare.pid) - server_before) / (THROUGHPUT_BYTES / 1e9)
+                client_cpu = (children_cpu_seconds() - client_before) / (THROUGHPUT_BYTES / 1e9)
+                docker_rate = throughput([*docker, "sh", "-c", f"head -c {THROUGHPUT_BYTES} /dev/zero"])
+                rows.append((*echoes, rate, docker_rate, server_cpu, client_cpu))
+        finally:
             bare.terminate()
-        lifecycle.end_session(session, reason="benchmark done")
 
     med = [statistics.median(column) for column in zip(*rows, strict=True)]
     print(f"{ROUNDS} alternating rounds, medians.\n")

@@ -6,6 +6,7 @@ It starts a session with one instance and a gateway on a free port, measures, an
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -16,23 +17,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-
-from sessions import lifecycle  # noqa: E402
-from sessions.models import Playground  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/ssh_gateway.py
+from bench.measure import docker_argv  # noqa: E402
+from bench.start import ROOT, one_instance, start_django  # noqa: E402
 
 ECHOES = 200
 ROUNDS = 5
 THROUGHPUT_BYTES = 128 * 1024 * 1024
+
+
+def ssh_command(port: str, user: str, workdir: Path) -> list[str]:
+    """Return OpenSSH's ssh to user@127.0.0.1:port, taking any host key and keeping it in workdir."""
+    known_hosts = ["-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={workdir}/kh"]
+    return ["ssh", "-F", "/dev/null", *known_hosts, "-p", port, f"{user}@127.0.0.1"]
 
 
 def echo_round_trip(command: list[str]) -> float:
@@ -89,12 +86,10 @@ def paired(measure: Callable[[list[str]], float], ssh: list[str], docker: list[s
 
 
 def main() -> None:
-    playground = Playground.for_host(settings.PLAYGROUND_DOMAIN)
-    session = lifecycle.start_session(playground)
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    start_django()
     workdir = Path(tempfile.mkdtemp(prefix="bench-ssh-"))
-    gateway = None
-    try:
-        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest())
+    with one_instance() as instance:
         gateway = subprocess.Popen(
             [sys.executable, "manage.py", "run_ssh_gateway", "--bind", "127.0.0.1", "--port", "0"],
             cwd=ROOT,
@@ -102,25 +97,23 @@ def main() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert gateway.stdout
-        port = gateway.stdout.readline().rsplit(":", 1)[1].strip()
-        ssh = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={workdir}/kh"]
-        ssh += ["-p", port, f"{instance.proxy_host}@127.0.0.1"]
-        docker = ["docker", "exec", "-i", instance.name]
-        head = f"head -c {THROUGHPUT_BYTES} /dev/zero"
+        try:
+            assert gateway.stdout
+            port = gateway.stdout.readline().rsplit(":", 1)[1].strip()
+            ssh = ssh_command(port, instance.proxy_host, workdir)
+            docker = docker_argv("exec", "-i", instance.name)
+            head = f"head -c {THROUGHPUT_BYTES} /dev/zero"
 
-        echoes = paired(echo_round_trip, [*ssh, "cat"], [*docker, "cat"])
-        cpu_before = cpu_seconds(gateway.pid)
-        rates = paired(throughput, [*ssh, head], [*docker, "sh", "-c", head])
-        gateway_cpu = (cpu_seconds(gateway.pid) - cpu_before) / (ROUNDS * THROUGHPUT_BYTES / 1e9)
-        clients = paired(client_cpu, [*ssh, head], [*docker, "sh", "-c", head])
-    finally:
-        if gateway:
+            echoes = paired(echo_round_trip, [*ssh, "cat"], [*docker, "cat"])
+            cpu_before = cpu_seconds(gateway.pid)
+            rates = paired(throughput, [*ssh, head], [*docker, "sh", "-c", head])
+            gateway_cpu = (cpu_seconds(gateway.pid) - cpu_before) / (ROUNDS * THROUGHPUT_BYTES / 1e9)
+            clients = paired(client_cpu, [*ssh, head], [*docker, "sh", "-c", head])
+        finally:
             gateway.terminate()
-        lifecycle.end_session(session, reason="benchmark done")
 
     print(f"{ROUNDS} alternating rounds; each figure is the median over rounds, each ratio the median ratio.\n")
-    print("| measure | ssh gateway | docker exec | ratio | goal |\n|---|---|---|---|---|")
+    print("| measure | ssh gateway | docker exec | ratio | retired goal |\n|---|---|---|---|---|")
     print(_row(f"echo round trip, median of {ECHOES} (ms)", echoes, "{:.3f}", "≤ 1.5×"))
     print(_row(f"output throughput, {THROUGHPUT_BYTES >> 20} MiB (MB/s)", rates, "{:.0f}", "≥ 0.7×"))
     print(f"\nCPU-seconds per GB streamed: gateway {gateway_cpu:.1f}", end="")

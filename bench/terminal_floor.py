@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -25,8 +24,6 @@ from websockets.server import ServerProtocol
 
 if TYPE_CHECKING:
     from engine.streams import TtyStream
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _out(args: list[Any]) -> str:
@@ -138,11 +135,10 @@ def main() -> None:
     mode, fd = sys.argv[1], int(sys.argv[2])
     instance = sys.argv[3] if mode == "bridge" else None
     if instance is not None:
-        sys.path.insert(0, str(ROOT))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-        import django
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/terminal_floor.py
+        from bench.start import start_django
 
-        django.setup()
+        start_django(own_deployment=False)  # the instance is its parent's, under its parent's label
     asyncio.run(serve(fd, instance))
 
 

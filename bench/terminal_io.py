@@ -8,6 +8,7 @@ Run from the repository root: .venv/bin/python bench/terminal_io.py   (needs bin
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import codecs
 import contextlib
@@ -23,46 +24,49 @@ import sys
 import termios
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Protocol
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-os.environ["SANDBOX_DEPLOYMENT"] = f"bench-{os.getpid()}"
-os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
-os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/terminal_io.py
+from bench.measure import SANDBOX_ENGINE, docker_argv  # noqa: E402
+from bench.start import ROOT, one_instance, start_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+start_django(
+    env={
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
+        "DATABASE_URL": f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}",
+    }
+)
 
 from django.core.management import call_command  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.client import ClientProtocol  # noqa: E402
-from websockets.frames import Frame, Opcode  # noqa: E402
-from websockets.http11 import Request, Response  # noqa: E402
-from websockets.uri import parse_uri  # noqa: E402
 
-from bench.terminal_floor import SansIoWebSocket  # noqa: E402
+from bench.terminal_client import (  # noqa: E402
+    COLS,
+    ROWS,
+    LeanWebSocket,
+    PageTerminal,
+    Terminal,
+    WebSocket,
+    drain,
+    echo_times,
+    read_until,
+)
 from engine import execs  # noqa: E402
-from sessions import lifecycle  # noqa: E402
-from sessions.lifecycle import InstanceRequest  # noqa: E402
-from sessions.models import Playground  # noqa: E402
-from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 ECHO_SAMPLES = 300
 ECHO_ROUNDS = 5
 FLOOD_BYTES = 100_000_000
 FLOOD = f"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY | head -c {FLOOD_BYTES}; echo EN''D\r"
-COLS, ROWS = 120, 40
-ACK_FRAMES = 4
-
-
-class Terminal(Protocol):
-    async def send(self, keys: str) -> None: ...
-    async def read(self) -> str: ...
-    async def close(self) -> None: ...
+# Debian's chromium, launched as the browser tests launch it (never a downloaded browser).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 class RawPty:
@@ -96,97 +100,6 @@ class RawPty:
         os.close(self.master)
 
 
-class WebSocket(Protocol):
-    async def send(self, message: str, /) -> None: ...
-    async def recv(self) -> str | bytes: ...
-    async def close(self) -> None: ...
-
-
-class LeanWebSocket(SansIoWebSocket):
-    """A WebSocket client as lean as RawPty's reading of its pty: websockets' frame parser, fed from the socket's
-    callback, and a queue of the texts received.
-
-    The `websockets` asyncio client adds 0.07-0.19 ms to every round trip (its own tasks and locks), which would
-    be counted against the server; a browser's is native code. It reads everything at once, so a slow reader is
-    left to the `websockets` client (see slow_viewer_peak).
-    """
-
-    def __init__(self, protocol: ClientProtocol) -> None:
-        self.protocol = protocol
-        self.texts: asyncio.Queue[str | None] = asyncio.Queue()  # None: the connection is gone
-        self.opened = asyncio.get_running_loop().create_future()
-
-    @classmethod
-    async def open(cls, url: str) -> LeanWebSocket:
-        uri = parse_uri(url)
-        loop = asyncio.get_running_loop()
-        client = ClientProtocol(uri, max_size=None)
-        _, ws = await loop.create_connection(lambda: cls(client), uri.host, uri.port)
-        client.send_request(client.connect())
-        ws.flush()
-        await ws.opened
-        return ws
-
-    def event(self, event: Request | Response | Frame) -> None:
-        if not self.opened.done():
-            if self.protocol.handshake_exc is not None:
-                self.opened.set_exception(self.protocol.handshake_exc)
-            else:
-                self.opened.set_result(None)
-        elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-            self.texts.put_nowait(bytes(event.data).decode())
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
-        self.texts.put_nowait(None)
-
-    async def send(self, message: str, /) -> None:
-        self.send_text(message)
-
-    async def recv(self) -> str:
-        text = await self.texts.get()
-        if text is None:
-            raise ConnectionError("the server closed the WebSocket")
-        return text
-
-    async def close(self) -> None:
-        self.transport.close()
-
-
-class Ours:
-    """Our session WebSocket, acknowledging output frames in batches of ACK_FRAMES, as the page does."""
-
-    def __init__(self, ws: WebSocket, instance: str, acknowledge: bool = True) -> None:
-        self.ws, self.instance, self.acknowledge = ws, instance, acknowledge
-        self.unacknowledged = 0
-
-    @classmethod
-    async def open(cls, base: str, session_id: str, instance: str, acknowledge: bool = True, lean: bool = True) -> Ours:
-        query = "?flow=ack" if acknowledge else ""
-        url = f"{base}/sessions/{session_id}/ws/{query}"
-        ws: WebSocket = await LeanWebSocket.open(url) if lean else await connect(url, max_size=None)
-        await ws.send(json.dumps({"name": "instance viewport resize", "args": [COLS, ROWS]}))
-        return cls(ws, instance, acknowledge)
-
-    async def send(self, keys: str) -> None:
-        await self.ws.send(json.dumps({"name": "instance terminal in", "args": [self.instance, keys]}))
-
-    async def read(self) -> str:
-        while True:
-            event = json.loads(await self.ws.recv())
-            if event["name"] == "instance terminal out":
-                self.unacknowledged += 1
-                if self.acknowledge and self.unacknowledged >= ACK_FRAMES:
-                    args = [self.instance, self.unacknowledged]
-                    await self.ws.send(json.dumps({"name": "instance terminal ack", "args": args}))
-                    self.unacknowledged = 0
-                return str(event["args"][1])
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
 class Terminado:
     """terminado's WebSocket protocol: ["stdin", text] in, ["stdout", text] out."""
 
@@ -212,49 +125,9 @@ class Terminado:
         await self.ws.close()
 
 
-async def read_until(term: Terminal, needle: str, timeout: float = 120) -> int:
-    """Read until needle appears; return the number of characters read."""
-    seen, tail = 0, ""
-    async with asyncio.timeout(timeout):
-        while True:
-            chunk = await term.read()
-            seen += len(chunk)
-            if needle in tail + chunk:
-                return seen
-            tail = (tail + chunk)[-len(needle) :]
-
-
-async def drain(term: Terminal, quiet: float = 0.5) -> None:
-    while True:
-        try:
-            await asyncio.wait_for(term.read(), quiet)
-        except TimeoutError:
-            return
-
-
-async def echo_times(term: Terminal) -> list[float]:
-    """Type one key at a time and time until its echo comes back; return milliseconds."""
-    await term.send("echo warm-$((1+1))\r")
-    await read_until(term, "warm-2")
-    await drain(term)
-    times = []
-    for n in range(ECHO_SAMPLES + 20):
-        started = time.perf_counter()
-        await term.send("z")
-        await read_until(term, "z", timeout=10)
-        if n >= 20:
-            times.append((time.perf_counter() - started) * 1000)
-        if n % 50 == 49:
-            await term.send("\x15")  # ^U: keep the line short, so no redraw of a wrapped line skews a sample
-            await drain(term, 0.2)
-    await term.send("\x15")
-    await drain(term)
-    return times
-
-
 async def throughput(term: Terminal) -> tuple[float, int]:
     """Run the flood; return MB/s of the command's output and the characters that reached us."""
-    await drain(term)
+    await drain(term.read)
     started = time.perf_counter()
     await term.send(FLOOD)
     received = await read_until(term, "END")
@@ -270,10 +143,10 @@ def rss_mib(pid: int) -> float:
 
 async def slow_viewer_peak(base: str, session_id: str, instance: str, server_pid: int, acknowledge: bool) -> float:
     """Have a viewer take one frame per 20 ms while `cat` prints 100 MB; return the server's peak RSS in MiB."""
-    term = await Ours.open(base, session_id, instance, acknowledge, lean=False)  # it reads slowly
+    term = await PageTerminal.open(base, session_id, instance, acknowledge, lean=False)  # it reads slowly
     await term.send("echo warm-$((1+1))\r")
     await read_until(term, "warm-2")
-    await drain(term)
+    await drain(term.read)
     peak = rss_mib(server_pid)
     await term.send("cat /tmp/big; echo EN''D\r")
     deadline = time.monotonic() + 15
@@ -327,20 +200,15 @@ async def page_under_flood(base: str, session_id: str, server_pid: int) -> None:
     )
 
 
-def free_socket() -> socket.socket:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    return listener
-
-
 def start_daphne(app: str = "playground.asgi:application") -> tuple[subprocess.Popen[bytes], str]:
     return serve_on_free_port([sys.executable, "-m", "daphne", "--fd", "{fd}", app])
 
 
 def serve_on_free_port(argv: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     """Start a server on a listening socket it inherits ("{fd}" in argv); return it and its ws:// base URL."""
-    listener = free_socket()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
     fd = listener.fileno()
     server = subprocess.Popen(
         [arg.format(fd=fd) for arg in argv],
@@ -356,7 +224,9 @@ def serve_on_free_port(argv: list[str]) -> tuple[subprocess.Popen[bytes], str]:
 
 def start_terminado(instance: str) -> tuple[subprocess.Popen[bytes], int]:
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "terminado_server.py"), instance], stdout=subprocess.PIPE
+        [sys.executable, str(ROOT / "bench" / "terminado_server.py"), instance],
+        env={**os.environ, "DOCKER_HOST": SANDBOX_ENGINE},  # for the `docker exec` it runs
+        stdout=subprocess.PIPE,
     )
     assert server.stdout is not None
     return server, int(server.stdout.readline())
@@ -370,9 +240,9 @@ def summary(times: list[float]) -> tuple[float, float]:
 async def measure(name: str, opener: Callable[[], object]) -> tuple[str, float, float, float, int]:
     term: Terminal = await opener()  # type: ignore[misc]
     try:
-        p50, p99 = summary(await echo_times(term))
+        p50, p99 = summary(await echo_times(term, ECHO_SAMPLES))
         rate, received = await throughput(term)
-        await drain(term)
+        await drain(term.read)
     finally:
         await term.close()
     print(f"  {name:<34} echo p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   throughput {rate:6.1f} MB/s", flush=True)
@@ -387,7 +257,7 @@ async def echo_rounds(label: str, ours: Callable[[], Awaitable[Terminal]], insta
         for opener in (lambda: _raw(["bash", "--login"], instance), ours):
             term = await opener()
             try:
-                p50s.append(summary(await echo_times(term))[0])
+                p50s.append(summary(await echo_times(term, ECHO_SAMPLES))[0])
             finally:
                 await term.close()
         ratios.append(p50s[1] / p50s[0])
@@ -397,7 +267,7 @@ async def echo_rounds(label: str, ours: Callable[[], Awaitable[Terminal]], insta
 
 async def answer_times(base: str) -> list[float]:
     """Time keystrokes that the server answers itself (no tty): the WebSocket hop alone; return milliseconds."""
-    term = await Ours.open(base, "bench", "node1", acknowledge=False)
+    term = await PageTerminal.open(base, "bench", "node1", acknowledge=False)
     times = []
     try:
         async with asyncio.timeout(60):
@@ -423,8 +293,8 @@ async def floor_rounds(session_id: str, instance: str) -> None:
     await asyncio.sleep(2)  # all up
     try:
         print(f"reference: a bare asyncio WebSocket server instead of Daphne, {ECHO_ROUNDS} alternating rounds:")
-        bridge = servers["bridge"][1]
-        ratios = await echo_rounds("bare server -> the tty", lambda: Ours.open(bridge, session_id, instance), instance)
+        bridge = partial(PageTerminal.open, servers["bridge"][1], session_id, instance)
+        ratios = await echo_rounds("bare server -> the tty", bridge, instance)
         print(f"  median {statistics.median(ratios):.2f}x", flush=True)
         daphne, bare = [], []
         for _ in range(ECHO_ROUNDS):
@@ -444,6 +314,7 @@ async def floor_rounds(session_id: str, instance: str) -> None:
 
 async def run(session_id: str, instance: str) -> None:
     daphne, base = start_daphne()
+    open_ours = partial(PageTerminal.open, base, session_id, instance)
     terminado, terminado_port = start_terminado(instance)
     await asyncio.sleep(2)  # both servers up
     try:
@@ -453,11 +324,11 @@ async def run(session_id: str, instance: str) -> None:
         rows = [
             await measure("raw docker exec -it bash", lambda: _raw(["bash", "--login"], instance)),
             await measure("raw docker attach (the sandbox's tty)", lambda: _attach(instance)),
-            await measure("ours: WebSocket -> the sandbox's tty", lambda: Ours.open(base, session_id, instance)),
+            await measure("ours: WebSocket -> the sandbox's tty", open_ours),
             await measure("terminado -> docker exec -it bash", lambda: Terminado.open(terminado_port)),
         ]
         print(f"echo p50, raw docker exec -it vs ours, {ECHO_ROUNDS} alternating rounds:", flush=True)
-        ratios = await echo_rounds("ours", lambda: Ours.open(base, session_id, instance), instance)
+        ratios = await echo_rounds("ours", open_ours, instance)
         await floor_rounds(session_id, instance)
         execs.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
         print("web server peak RSS while a slow viewer (1 frame / 20 ms) is sent `cat` of 100 MB for 15 s:")
@@ -468,7 +339,8 @@ async def run(session_id: str, instance: str) -> None:
         await page_under_flood(base.replace("ws://", "http://"), session_id, daphne.pid)
         raw, ours = rows[0], rows[2]
         print(
-            f"ratios: echo p50 ours/raw {statistics.median(ratios):.2f} (median of {ECHO_ROUNDS} rounds; goal <= 1.5); "
+            f"ratios: echo p50 ours/raw {statistics.median(ratios):.2f} (median of {ECHO_ROUNDS} rounds; a regression "
+            "guard, see BENCHMARKS.md); "
             f"throughput ours/raw {ours[3] / raw[3]:.2f} (goal >= 0.7); ours/terminado {ours[3] / rows[3][3]:.2f}"
         )
     finally:
@@ -478,22 +350,18 @@ async def run(session_id: str, instance: str) -> None:
 
 
 async def _attach(instance: str) -> RawPty:
-    return RawPty(["docker", "attach", instance])
+    return RawPty(docker_argv("attach", instance))
 
 
 async def _raw(argv: list[str], instance: str) -> RawPty:
-    return RawPty(["docker", "exec", "-it", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", instance, *argv])
+    return RawPty(docker_argv("exec", "-it", "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", instance, *argv))
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     call_command("migrate", verbosity=0)
-    playground = Playground.for_host("localhost")
-    session = lifecycle.start_session(playground)
-    try:
-        instance = lifecycle.add_instance(session, InstanceRequest())
-        asyncio.run(run(session.id, instance.name))
-    finally:
-        lifecycle.end_session(session, reason="benchmark done")
+    with one_instance() as instance:
+        asyncio.run(run(instance.session_id, instance.name))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # AES-GCM costs one OpenSSL call per packet; asyncssh's chacha20-poly1305 costs several Python-level calls and
 # halves throughput. OpenSSH prefers ChaCha whenever offered, so it is not. (OpenSSH >= 6.2, PuTTY >= 0.76 do GCM.)
-_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
 # ssh -L localhost:PORT means "PORT on the instance", as it would with an sshd running inside it.
 _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 # The same words for every short name, whether or not a session matches it.
@@ -138,7 +138,7 @@ async def start(bind: str, port: int) -> asyncssh.SSHAcceptor:
         port,
         server_host_keys=[hostkey.load_or_create(settings.SSH_GATEWAY_HOST_KEY)],
         server_version="PlaygroundGateway",
-        encryption_algs=_CIPHERS,
+        encryption_algs=CIPHERS,
         encoding=None,
         line_editor=False,
         agent_forwarding=False,
