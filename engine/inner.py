@@ -32,11 +32,14 @@ HEAD_LIMIT = 16 * 1024
 # The event stream is never decrypted past its headers (see _Connection.rung), so what it brings is not counted.
 RAW_LIMIT = 2 * ANSWER_LIMIT
 # The server's part of a handshake: a few messages and its certificates (an engine's chain is a few KiB).
-HANDSHAKE_LIMIT = 64 * 1024
+HANDSHAKE_LIMIT = 24 * 1024
 # Past the handshake, records without content (session tickets, key updates, empty records) cost work for
 # nothing: a connection may be given this many raw bytes more than the content it brings, plus a sixteenth of
 # that content for the records' own bytes (dockerd's small records take under 2 %).
 OVERHEAD_LIMIT = 16 * 1024
+# Reads one connection may take: every read wakes the loop, so a server sending a byte at a time is cut soon (an
+# answer of ANSWER_LIMIT arrives in a few hundred reads at most).
+READS_LIMIT = 1024
 # A TLS record: a 5-byte header, at most 16 KiB of content and 256 bytes of expansion.
 RECORD_LIMIT = 5 + 2**14 + 256
 # What changes the published ports: containers starting and ending, services created, updated or removed.
@@ -108,6 +111,7 @@ class _Connection(asyncio.Protocol):
         self.tls = engine.tls.wrap_bio(self._incoming, self._outgoing)
         self.transport: asyncio.Transport | None = None
         self.received = 0  # raw bytes arrived
+        self._reads = 0
         self.handshaken = False
         self._given = 0  # raw bytes given to TLS since the handshake...
         self._decrypted = 0  # ...and the content TLS made of them
@@ -126,10 +130,14 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received += len(data)
+        self._reads += 1
         if self.bell:
             self._rang = True
         elif self.received > RAW_LIMIT:
             self.cut(f"more than {RAW_LIMIT} bytes on one connection")
+            return
+        elif self._reads > READS_LIMIT:
+            self.cut(f"more than {READS_LIMIT} reads on one connection")
             return
         else:
             self._raw += data

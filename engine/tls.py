@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
@@ -18,6 +18,9 @@ Key = ec.EllipticCurvePrivateKey
 # (the platform parses it whenever it follows the instance's ports).
 CA_CERTS_LIMIT = 8
 CA_BYTES_LIMIT = 32 * 1024
+# A posted ServerCert or ServerKey: one certificate, one key (an RSA key of 4096 bits is 3.2 KiB of PEM).
+DOCUMENT_BYTES_LIMIT = 8 * 1024
+RSA_BITS_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,22 @@ def check(tls: EngineTls) -> None:
     # Counted before anything is parsed.
     if len(tls.ca_cert) > CA_BYTES_LIMIT or tls.ca_cert.count("-----BEGIN") > CA_CERTS_LIMIT:
         raise ValueError(f"CACert may hold at most {CA_CERTS_LIMIT} certificates, {CA_BYTES_LIMIT // 1024} KiB")
+    if max(len(tls.server_cert), len(tls.server_key)) > DOCUMENT_BYTES_LIMIT:
+        raise ValueError(f"ServerCert and ServerKey may be at most {DOCUMENT_BYTES_LIMIT // 1024} KiB each")
     # dockerd would refuse such files and never start; better to tell the client at once.
     try:
         x509.load_pem_x509_certificates(tls.ca_cert.encode())
         certificate = x509.load_pem_x509_certificate(tls.server_cert.encode())
-        key = serialization.load_pem_private_key(tls.server_key.encode(), password=None)
+        # An RSA key's own consistency checks cost seconds for a large key; the pair is proven below all the same.
+        key = serialization.load_pem_private_key(
+            tls.server_key.encode(), password=None, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError) as e:
         raise ValueError(
             f"CACert, ServerCert and ServerKey must be PEM certificates and an unencrypted key: {e}"
         ) from e
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size > RSA_BITS_LIMIT:
+        raise ValueError(f"ServerKey may be an RSA key of at most {RSA_BITS_LIMIT} bits, or an EC key")
     if key.public_key() != certificate.public_key():
         raise ValueError("ServerKey is not the private key of ServerCert")
 

@@ -20,8 +20,9 @@ from sessions.models import ClientBundle, Instance
 log = logging.getLogger(__name__)
 
 # Events come in bursts (a compose file starting ten containers): look once the burst has passed. An engine
-# that keeps ringing is looked at ever less often, up to every GAP_SECONDS[-1]; a quiet one is back to the first.
-GAP_SECONDS = (0.5, 1, 2, 5, 10)
+# that keeps ringing without its ports changing is looked at ever less often, up to every GAP_SECONDS[-1] (so a
+# badge still comes within 5 s); one whose ports changed at the last look, or that was quiet, is back to the first.
+GAP_SECONDS = (0.5, 1, 2, 4)
 QUIET_SECONDS = 10
 RETRY_SECONDS = (1, 2, 5, 10)
 # A stream that lasted this long was a working engine: the next failure starts the back-off again.
@@ -86,11 +87,15 @@ async def follow_engine(engine: inner.InstanceEngine, tell: Callable[[list[int]]
     """Tell the engine's published ports now and after every burst on its event stream, until that fails."""
     loop = asyncio.get_running_loop()
     timeout = settings.INSTANCE_API_TIMEOUT
-    gaps = 0
+    gaps, published = 0, None
     async with inner.doorbell(engine, timeout) as bell:
         while True:
-            await tell(await inner.published_ports(engine, timeout))
+            found = await inner.published_ports(engine, timeout)
+            changed, published = found != published, found
+            await tell(found)
             looked = loop.time()
+            # A ring may come from events the look already covered (a container's create and start, say).
             await bell.rung()
-            gaps = 0 if loop.time() - looked > QUIET_SECONDS else min(gaps + 1, len(GAP_SECONDS) - 1)
+            quiet = loop.time() - looked > QUIET_SECONDS
+            gaps = 0 if changed or quiet else min(gaps + 1, len(GAP_SECONDS) - 1)
             await asyncio.sleep(GAP_SECONDS[gaps])

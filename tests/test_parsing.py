@@ -70,6 +70,13 @@ def test_it_refuses_tls_material_dockerd_could_not_load() -> None:
         instance_request(f'{{"ServerCert": "{PEM}", "ServerKey": "{PEM}", "CACert": "{PEM}"}}'.encode())
 
 
+def test_it_refuses_a_server_key_too_large_to_be_one_key() -> None:
+    fields = json.loads(f"{{{machine_tls()}}}")
+    fields["ServerKey"] = b64(base64.b64decode(fields["ServerKey"]).decode() + "\n" * tls.DOCUMENT_BYTES_LIMIT)
+    with pytest.raises(BadInput, match="at most 8 KiB each"):
+        instance_request(json.dumps(fields).encode())
+
+
 def test_it_refuses_a_ca_bundle_of_many_certificates() -> None:
     fields = json.loads(f"{{{machine_tls()}}}")
     fields["CACert"] = b64(base64.b64decode(fields["CACert"]).decode() * (tls.CA_CERTS_LIMIT + 1))
