@@ -108,6 +108,43 @@ async def test_a_flood_of_tls_messages_that_carry_no_data_is_cut_soon() -> None:
     server.close()
 
 
+async def test_an_engine_that_sends_a_byte_at_a_time_is_cut_after_so_many_reads() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\n[" + b"1," * inner.READS_LIMIT + b"1]")
+        await writer.drain()
+        writer.close()
+
+    server, engine = await fake_engine(answer)
+    upstream_port = engine.port
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Between the platform and the fake engine: what the engine sends goes on one byte per TCP segment.
+        upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", upstream_port)
+
+        async def up() -> None:
+            while data := await reader.read(65536):
+                upstream.write(data)
+
+        uploading = asyncio.create_task(up())
+        with contextlib.suppress(ConnectionError):
+            while data := await upstream_reader.read(65536):
+                for byte in data:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(0.001)
+        uploading.cancel()
+        upstream.close()
+        writer.close()
+
+    proxy = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    engine.port = proxy.sockets[0].getsockname()[1]
+    with pytest.raises(inner.Unanswered, match=f"more than {inner.READS_LIMIT} reads"):
+        await inner.published_ports(engine, 30)
+    proxy.close()
+    server.close()
+
+
 async def test_a_handshake_with_a_chain_of_hundreds_of_certificates_is_cut() -> None:
     server, engine = await fake_engine(never_answer, chain=200)
     with pytest.raises(inner.Unanswered, match=f"a TLS handshake longer than {inner.HANDSHAKE_LIMIT} bytes"):
