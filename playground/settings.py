@@ -143,6 +143,11 @@ CHANNEL_LAYERS = {
 }
 
 # Sessions and their sandboxes (sessions)
+# Hosts ("host" or "host:port") whose files the server fetches for a learner: stacks (`?stack=`) and uploads by
+# `url=`. Empty: fetching is off. Each fetch is cut at FETCH_MAX_BYTES and FETCH_TIMEOUT seconds.
+FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=["raw.githubusercontent.com"])
+FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=100 * 1024 * 1024)
+FETCH_TIMEOUT = env.float("FETCH_TIMEOUT", default=120.0)
 # Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
 SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
 # Sessions one client address may hold at once.
