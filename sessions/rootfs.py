@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ Progress = Callable[[str], None]
 
 DEBIAN_SUITE = "trixie"
 # debootstrap's stage lines, without the one-line-per-package noise.
+# debootstrap runs this many times before set-up gives up (downloads fail for a moment now and then).
+ATTEMPTS = 3
 _MILESTONES = tuple(
     f"I: {stage}"
     for stage in (
@@ -66,6 +69,24 @@ def debootstrap(
         str(target),
         settings.DEBIAN_MIRROR,
     ]
+    # A download can fail for a moment ("Failed getting release file", "Couldn't download packages"): try again
+    # from an empty root; what was downloaded already stays in the cache.
+    tail: list[str] = []
+    for attempt in range(1, ATTEMPTS + 1):
+        failed = _run_debootstrap(cmd, progress)
+        if failed is None:
+            return
+        tail = failed
+        if attempt < ATTEMPTS:
+            progress(f"  debootstrap failed ({tail[-1] if tail else 'no output'}); trying again in {attempt * 5} s")
+            shutil.rmtree(target)
+            target.mkdir()
+            time.sleep(attempt * 5)
+    raise RuntimeError("debootstrap failed:\n" + "\n".join(tail))
+
+
+def _run_debootstrap(cmd: list[str], progress: Progress) -> list[str] | None:
+    """Run debootstrap; return None when it succeeded, else the last lines it printed."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     tail: list[str] = []
@@ -74,8 +95,7 @@ def debootstrap(
         tail = [*tail[-20:], line]
         if line.startswith(_MILESTONES):
             progress(f"  {line[3:]}")
-    if proc.wait() != 0:
-        raise RuntimeError("debootstrap failed:\n" + "\n".join(tail))
+    return None if proc.wait() == 0 else tail
 
 
 def slim(root: Path) -> None:
