@@ -46,6 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     shutil.rmtree(DATA_DIR, ignore_errors=True)
+    DATA_DIR.mkdir(parents=True)
     start_django(env=ENV)
     from django.conf import settings
     from django.core.management import call_command
