@@ -1,5 +1,9 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models.signals import post_migrate
 
 from engine import EngineError, daemon
 
@@ -17,3 +21,11 @@ class SandboxSessionsConfig(AppConfig):
             daemon.address()
         except EngineError as e:
             raise ImproperlyConfigured(str(e)) from e
+        post_migrate.connect(create_default_playground, sender=self)
+
+
+def create_default_playground(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    """Name the first playground after PLAYGROUND_DOMAIN once the tables exist, so that requests only read."""
+    playground = sender.get_model("Playground")
+    if not playground._default_manager.using(using).exists():
+        playground._default_manager.using(using).create(domain=settings.PLAYGROUND_DOMAIN)

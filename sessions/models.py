@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
@@ -48,8 +49,8 @@ class Playground(models.Model):
         domain = host.split(":")[0].lower()
         playground = cls.objects.filter(domain=domain).first() or cls.objects.order_by("id").first()
         if playground is None:
-            # The first request ever names the default playground after the configured domain, not its Host.
-            playground, _ = cls.objects.get_or_create(domain=settings.PLAYGROUND_DOMAIN)
+            # migrate creates the first one (sessions/apps.py).
+            raise ImproperlyConfigured("no playground configured: run manage.py migrate")
         return playground
 
     @property

@@ -3,7 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from sessions.models import Playground
 
@@ -23,8 +26,16 @@ def test_it_serves_the_playground_of_the_host(db: None) -> None:
 
 
 def test_it_falls_back_to_the_first_playground(db: None) -> None:
-    first = Playground.objects.create(domain="first.example")
+    Playground.objects.create(domain="second.example")
+    first = Playground.objects.get(domain=settings.PLAYGROUND_DOMAIN)
     assert Playground.for_host("unknown.example") == first
+
+
+def test_migrate_names_the_first_playground_and_a_request_only_reads(db: None) -> None:
+    assert list(Playground.objects.values_list("domain", flat=True)) == [settings.PLAYGROUND_DOMAIN]
+    with CaptureQueriesContext(connection) as queries:
+        Playground.for_host("elsewhere.example")
+    assert all(query["sql"].startswith("SELECT") for query in queries.captured_queries)
 
 
 def test_it_lists_the_default_image_first(db: None) -> None:
