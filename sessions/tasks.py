@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from sessions import expiry, reconcile
+from sessions import expiry, reconcile, stacks
 
 
 @shared_task
@@ -22,3 +22,9 @@ def sweep() -> None:
 def end_session(session_id: str) -> None:
     """End the session if it is due (expired, idle, or its ending stalled); do nothing otherwise."""
     expiry.end_if_due(session_id)
+
+
+@shared_task
+def deploy_stack(session_id: str, compose: str | None = None) -> None:
+    """Deploy the session's queued stack: compose (an uploaded file), else the file at its stack URL."""
+    stacks.deploy(session_id, compose)
