@@ -155,6 +155,8 @@ STACK_DEPLOY_TIMEOUT = env.float("STACK_DEPLOY_TIMEOUT", default=300.0)
 STACK_OUTPUT_LIMIT = env.int("STACK_OUTPUT_LIMIT", default=256 * 1024)
 # Seconds after which a deploy still queued or running (its worker died) no longer keeps the next one out.
 STACK_DEPLOY_LEASE = env.int("STACK_DEPLOY_LEASE", default=900)
+# Stack deploys queued or running at once on the whole site (each holds a worker thread: WORKER_CONCURRENCY).
+STACK_DEPLOYS_AT_ONCE = env.int("STACK_DEPLOYS_AT_ONCE", default=4)
 # Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
 SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
 # Sessions one client address may hold at once.

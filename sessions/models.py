@@ -87,10 +87,23 @@ class Playground(models.Model):
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
 
+class StackState(models.TextChoices):
+    QUEUED = "queued"
+    DEPLOYING = "deploying"
+    READY = "ready"
+    FAILED = "failed"
+
+
 def _stalled(now: datetime) -> Q:
     """Match sessions whose ending was claimed longer than ENDING_LEASE ago and never finished."""
     lease_start = now - timedelta(seconds=settings.ENDING_LEASE)
     return Q(state=Session.State.ENDING) & (Q(ended_at__isnull=True) | Q(ended_at__lte=lease_start))
+
+
+def _deploying(now: datetime) -> Q:
+    """Match sessions whose stack deploy is queued or running, claimed less than STACK_DEPLOY_LEASE ago."""
+    lease_start = now - timedelta(seconds=settings.STACK_DEPLOY_LEASE)
+    return Q(stack_state__in=[StackState.QUEUED, StackState.DEPLOYING]) & Q(stack_started_at__gt=lease_start)
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -120,12 +133,9 @@ class SessionQuerySet(models.QuerySet["Session"]):
     def stalled(self, now: datetime) -> SessionQuerySet:
         return self.filter(_stalled(now))
 
-
-class StackState(models.TextChoices):
-    QUEUED = "queued"
-    DEPLOYING = "deploying"
-    READY = "ready"
-    FAILED = "failed"
+    def deploying(self, now: datetime) -> SessionQuerySet:
+        """Filter live sessions whose stack deploy is queued or running, and not past STACK_DEPLOY_LEASE."""
+        return self.live().filter(_deploying(now))
 
 
 class Session(models.Model):
@@ -216,13 +226,10 @@ class Session(models.Model):
         # One conditional UPDATE: two uploads (or an upload and the start's stack) never deploy at once. A deploy
         # whose worker died holds the session no longer than STACK_DEPLOY_LEASE.
         now = timezone.now()
-        busy = Q(stack_state__in=[StackState.QUEUED, StackState.DEPLOYING]) & Q(
-            stack_started_at__gt=now - timedelta(seconds=settings.STACK_DEPLOY_LEASE)
-        )
         fields = {"stack_name": name, **({"stack": url} if url else {})}
         claimed = (
             Session.objects.filter(pk=self.pk, state=self.State.ACTIVE)
-            .exclude(busy)
+            .exclude(_deploying(now))
             .update(stack_state=StackState.QUEUED, stack_started_at=now, stack_output="", **fields)
         )
         self.refresh_from_db(fields=["stack_state", "stack_started_at", "stack_output", "stack", "stack_name"])

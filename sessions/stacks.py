@@ -19,6 +19,7 @@ import time
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 import engine
 from engine import execs, streams
@@ -43,6 +44,11 @@ class StackBusy(lifecycle.SandboxError):
     code = "stack_busy"
 
 
+class TooManyDeploys(lifecycle.SandboxError):
+    status = 503
+    code = "stack_capacity"
+
+
 class StackFailed(Exception):
     """The deploy did not succeed; the message says why, for the learner."""
 
@@ -52,17 +58,21 @@ def project_name(name: str) -> str:
     return _PROJECT_INVALID.sub("-", name.lower()).strip("-_")[:63].strip("-_") or "stack"
 
 
-def check_url(url: str) -> None:
-    """Refuse at once a stack URL the server would not fetch, before anything is created for it."""
-    if not fetch.allowed(url):
+def check(url: str = "") -> None:
+    """Refuse at once, before anything is created for it, a stack URL the server would not fetch, or any deploy
+    past STACK_DEPLOYS_AT_ONCE."""
+    if url and not fetch.allowed(url):
         hosts = ", ".join(settings.FETCH_ALLOWED_HOSTS) or "none"
         raise fetch.FetchRefused(f"stack {url[:200]} is not on a host this server fetches from ({hosts})")
+    # Each deploy holds a worker thread until it ends; the sweeps that end sessions need the others. Counted
+    # before the claim, so two racing requests may both pass: at most one over.
+    if Session.objects.deploying(timezone.now()).count() >= settings.STACK_DEPLOYS_AT_ONCE:
+        raise TooManyDeploys("this server is deploying as many stacks as it can; try again in a minute")
 
 
 def queue(session: Session, name: str, url: str = "") -> None:
     """Claim the session for a deploy (the caller enqueues tasks.deploy_stack); raise StackBusy if one runs."""
-    if url:
-        check_url(url)
+    check(url)
     if not session.claim_stack(project_name(name), url):
         raise StackBusy("a stack is being deployed in this session already; wait until it ends")
 

@@ -51,7 +51,7 @@ def home(request: HttpRequest) -> HttpResponse:
             raise lifecycle.TooManyStarts("too many sessions started from your address; try again in a minute")
         stack = parsing.stack_fields(request.POST.get("stack", ""), request.POST.get("stack_name", ""))
         if stack["stack"]:
-            stacks.check_url(stack["stack"])  # before the session exists: nothing is left half-created
+            stacks.check(stack["stack"])  # before the session exists: nothing is left half-created
         session = lifecycle.start_session(
             playground,
             client_address=address or None,
@@ -60,7 +60,7 @@ def home(request: HttpRequest) -> HttpResponse:
             **stack,
         )
         if session.stack:
-            stacks.queue(session, session.stack_name, session.stack)
+            session.claim_stack(stacks.project_name(session.stack_name))  # checked above, and the session is new
             transaction.on_commit(lambda: tasks.deploy_stack.delay(session.id))
     except lifecycle.SandboxError as e:
         if xhr:

@@ -7,6 +7,7 @@ nothing, and at an output cap; what it prints is kept as plain text.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,6 +120,22 @@ def test_an_upload_is_queued_and_a_second_refused_while_it_runs(
     assert api.get(session_id)["stack_state"] == "queued"
 
 
+def test_deploys_past_the_sites_limit_are_refused_before_anything_starts(
+    live: Playground, api: Api, client: Client, queued: list[Any], settings: Any, files: str
+) -> None:
+    settings.STACK_DEPLOYS_AT_ONCE = 1
+    first, second = api.start(), api.start()
+    assert post_stack(client, first, {"compose": COMPOSE}).status_code == 202
+    refused = post_stack(client, second, {"compose": COMPOSE})
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "stack_capacity"
+    sessions = Session.objects.count()
+    link = client.post("/", {"stack": f"http://{files}/stack.yml"}, headers={"x-requested-with": "XMLHttpRequest"})
+    assert link.status_code == 503
+    assert Session.objects.count() == sessions
+    assert len(queued) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
@@ -192,6 +209,18 @@ def test_what_docker_prints_is_kept_as_plain_text(live: Playground, api: Api) ->
     assert session.stack_state == StackState.READY, session.stack_output
     assert "red \ufffd\n" in session.stack_output
     assert not any(c in session.stack_output for c in "\x1b\x01\r")
+
+
+def test_a_yaml_bomb_fails_within_the_deadline(live: Playground, api: Api, settings: Any) -> None:
+    settings.STACK_DEPLOY_TIMEOUT = 20
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    node = api.add(api.start())
+    started = time.monotonic()
+    session = deploy(node["session_id"], "\n".join(["x-bomb:", *(f"  {line}" for line in lines), "services: {}"]))
+    assert time.monotonic() - started < 30
+    assert session.stack_state == StackState.FAILED, session.stack_output
+    assert sh(node, "pgrep -f 'compose -[-]ansi' || echo gone")[1].strip() == "gone"
 
 
 def test_a_failing_compose_fails_the_deploy(live: Playground, api: Api) -> None:
