@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -116,7 +117,10 @@ def stack_deploy(request: HttpRequest, session_id: str) -> HttpResponse:
     session = get_live_session(session_id)
     record_activity(session.id)
     form = (request.content_type or "").startswith(("multipart/", "application/x-www-form-urlencoded"))
-    params = request.POST if form else request.GET
+    try:
+        params = request.POST if form else request.GET
+    except MultiPartParserError as e:
+        raise lifecycle.BadInput(f"the multipart body is malformed: {e}") from e
     fields = parsing.stack_fields(params.get("url", ""), params.get("stack_name", ""))
     compose = None if fields["stack"] else parsing.stack_file(_stack_upload(request, form), settings.STACK_MAX_BYTES)
     stacks.queue(session, fields["stack_name"], fields["stack"])

@@ -16,6 +16,7 @@ import codecs
 import logging
 import re
 import time
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -95,6 +96,16 @@ def deploy(session_id: str, compose: str | None = None) -> None:
         out.fail("the deploy failed unexpectedly")
         raise
     out.ready()
+
+
+def fail_stalled() -> None:
+    """Fail the deploys still queued or running STACK_DEPLOY_LEASE after they began: their worker died."""
+    lease_start = timezone.now() - timedelta(seconds=settings.STACK_DEPLOY_LEASE)
+    unfinished = [StackState.QUEUED, StackState.DEPLOYING]
+    for session in Session.objects.live().filter(stack_state__in=unfinished, stack_started_at__lte=lease_start):
+        out = Output(session)
+        out.kept = session.stack_output
+        out.fail("the deploy was interrupted (its worker stopped); deploy the stack again")
 
 
 def _fetch(url: str) -> str:

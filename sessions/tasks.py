@@ -14,6 +14,7 @@ def sweep() -> None:
     # No transaction to wait for: the sweep runs in autocommit, so every row it read or wrote is committed
     # already, and an ending re-reads its session anyway.
     reconcile.sweep()
+    stacks.fail_stalled()
     for session_id, eta in expiry.sessions_to_end(timezone.now()):
         end_session.apply_async((session_id,), eta=eta)
 

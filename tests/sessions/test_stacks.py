@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from playground.celery import app as celery_app
 from sessions import stacks, tasks
@@ -160,6 +162,23 @@ def test_a_bad_upload_is_refused_clearly(
     assert api.get(session_id)["stack_state"] == ""
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"--x\r\n"),
+        ("application/yaml", b"\xe9t\xe9"),
+        ("multipart/form-data; boundary=x", b"x"),
+    ],
+)
+def test_a_malformed_body_is_refused_as_json(
+    live: Playground, api: Api, client: Client, queued: list[Any], content_type: str, body: bytes
+) -> None:
+    response = post_stack(client, api.start(), body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
+    assert queued == []
+
+
 def test_a_stack_file_too_large_fails_the_deploy_before_any_instance_starts(
     live: Playground, api: Api, files: str, client: Client, queued: list[Any]
 ) -> None:
@@ -233,3 +252,19 @@ def test_a_failing_compose_fails_the_deploy(live: Playground, api: Api) -> None:
 
 def _upload(data: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile("stack.yml", data, content_type="application/yaml")
+
+
+def test_a_deploy_whose_worker_died_is_failed_by_the_sweep(playground: Playground, settings: Any) -> None:
+    now = timezone.now()
+    session = Session.objects.create(playground=playground, expires_at=now + timedelta(hours=1))
+    assert session.claim_stack("demo") and session.begin_stack()
+    session.record_stack("pulling…\n")
+    stacks.fail_stalled()
+    assert Session.objects.get(pk=session.pk).stack_state == StackState.DEPLOYING
+
+    Session.objects.filter(pk=session.pk).update(stack_started_at=now - timedelta(seconds=settings.STACK_DEPLOY_LEASE))
+    stacks.fail_stalled()
+    session.refresh_from_db()
+    assert session.stack_state == StackState.FAILED
+    assert session.stack_output.startswith("pulling…\nError: the deploy was interrupted")
+    assert session.claim_stack("again")
