@@ -108,6 +108,12 @@ def test_a_link_to_a_host_not_allowed_is_refused_before_a_session_starts(db: Non
     assert not Session.objects.exists()
 
 
+def test_a_link_names_its_stack_on_the_start_page_as_text(db: None, client: Client) -> None:
+    page = client.get("/", {"stack": 'http://x/"><script>alert(1)</script>', "stack_name": '"><b>'}).content.decode()
+    assert "<script>alert" not in page and '"><b>' not in page
+    assert "&quot;&gt;&lt;script&gt;" in page
+
+
 def test_an_upload_is_queued_and_a_second_refused_while_it_runs(
     live: Playground, api: Api, client: Client, queued: list[tuple[Any, ...]]
 ) -> None:
@@ -198,13 +204,14 @@ def test_a_refused_instance_is_reported_as_the_deploy_failing(live: Playground, 
     assert "Error: a session may have at most 0 instances" in session.stack_output
 
 
+@pytest.mark.parametrize("compose", [COMPOSE, "#" * 200_000], ids=["small", "more-than-a-pipe-holds"])
 def test_a_docker_that_hangs_silently_is_cut_at_the_deadline_and_killed(
-    live: Playground, api: Api, settings: Any
+    live: Playground, api: Api, settings: Any, compose: str
 ) -> None:
     settings.STACK_DEPLOY_TIMEOUT = 3
     node = api.add(api.start())
     fake_docker(node, "sleep 1001")
-    session = deploy(node["session_id"])
+    session = deploy(node["session_id"], compose)
     assert session.stack_state == StackState.FAILED
     assert "did not finish within 3 seconds" in session.stack_output
     assert sh(node, "pgrep -f 'sleep 100[1]' || echo gone")[1].strip() == "gone"
