@@ -9,6 +9,7 @@
   if (!root || root.dataset.state !== "active") return;
   const sid = root.dataset.session;
   const DISMISSED_KEY = `playground.stackDismissed.${sid}`;
+  const SHOWN_CHARS = 200_000; // the output's tail that the page keeps
 
   function element(tag, attributes = {}, text = "") {
     const node = document.createElement(tag);
@@ -85,6 +86,7 @@
   function append(chunk) {
     const atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
     output.append(chunk);
+    if (output.textContent.length > SHOWN_CHARS) output.textContent = output.textContent.slice(-SHOWN_CHARS);
     if (atBottom) output.scrollTop = output.scrollHeight;
   }
 
