@@ -134,12 +134,13 @@ async def _compose_up(name: str, project: str, compose: str, out: Output) -> Non
     """Run `docker compose up -d` with the file on its stdin; raise StackFailed unless it succeeds in time."""
     cmd = ["docker", "compose", "--ansi", "never", "-p", project, "-f", "-", "up", "-d"]
     stream = await streams.open_exec(name, cmd, tty=False, workdir="/root", env={"COMPOSE_PROGRESS": "plain"})
+    deadline = asyncio.get_running_loop().time() + settings.STACK_DEPLOY_TIMEOUT
     try:
-        async with asyncio.timeout(settings.STACK_DEPLOY_TIMEOUT):
+        async with asyncio.timeout_at(deadline):
             stream.write(compose.encode())
             await stream.drain()  # a `docker` that never reads its stdin waits here, until the deadline
             stream.write_eof()
-            await _relay(stream, out)
+            await _relay(stream, out, deadline)
     except TimeoutError:
         await asyncio.to_thread(execs.stop_exec, stream.exec_id)
         raise StackFailed(f"the deploy did not finish within {settings.STACK_DEPLOY_TIMEOUT:.0f} seconds") from None
@@ -154,13 +155,17 @@ async def _compose_up(name: str, project: str, compose: str, out: Output) -> Non
         raise StackFailed(f"docker compose exited with {'an unknown status' if code is None else code}")
 
 
-async def _relay(stream: streams.ExecStream, out: Output) -> None:
+async def _relay(stream: streams.ExecStream, out: Output, deadline: float) -> None:
     """Hand the exec's stdout and stderr to out until the process ends; at most STACK_OUTPUT_LIMIT bytes."""
     frames, received = streams.Frames(), 0
+    loop = asyncio.get_running_loop()
     while True:
         try:
             chunk = await asyncio.wait_for(stream.read(64 * 1024), FLUSH_SECONDS)
         except TimeoutError:
+            # The deadline's cancellation may arrive as this wait's own timeout: checked here, never lost.
+            if loop.time() >= deadline:
+                raise
             await out.flush()  # quiet for a moment: send what has gathered
             continue
         if not chunk:

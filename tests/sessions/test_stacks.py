@@ -204,13 +204,21 @@ def test_a_refused_instance_is_reported_as_the_deploy_failing(live: Playground, 
     assert "Error: a session may have at most 0 instances" in session.stack_output
 
 
-@pytest.mark.parametrize("compose", [COMPOSE, "#" * 200_000], ids=["small", "more-than-a-pipe-holds"])
-def test_a_docker_that_hangs_silently_is_cut_at_the_deadline_and_killed(
-    live: Playground, api: Api, settings: Any, compose: str
+@pytest.mark.parametrize(
+    ("script", "compose"),
+    [
+        ("sleep 1001", COMPOSE),
+        ("sleep 1001", "#" * 200_000),  # more than a pipe holds: the write itself waits
+        ("while :; do echo tick; sleep 0.1; done & sleep 1001", COMPOSE),  # never quiet for long
+    ],
+    ids=["silent", "not-reading", "trickling"],
+)
+def test_a_docker_that_never_ends_is_cut_at_the_deadline_and_killed(
+    live: Playground, api: Api, settings: Any, script: str, compose: str
 ) -> None:
     settings.STACK_DEPLOY_TIMEOUT = 3
     node = api.add(api.start())
-    fake_docker(node, "sleep 1001")
+    fake_docker(node, script)
     session = deploy(node["session_id"], compose)
     assert session.stack_state == StackState.FAILED
     assert "did not finish within 3 seconds" in session.stack_output
