@@ -1,11 +1,22 @@
-"""A loopback web server for stack files, as a "Try in PWD" link's host would serve them."""
+"""Stack tests' helpers: a loopback web server for stack files (as a "Try in PWD" link's host would serve them),
+and a Celery worker that deploys them."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from django.conf import settings
+
+from tests.processes import Processes
+
+# The stack tests' Celery broker and channel layer: a Redis database of their own. The celery fixture's is shared
+# by every run on the machine, and another run's worker (without this task) would take the deploys queued there.
+REDIS_URL = "redis://127.0.0.1:6379/12"
 
 # busybox from the mirror serves its /etc on the published port 8080.
 COMPOSE = """\
@@ -39,3 +50,22 @@ def serving() -> Iterator[str]:
         yield f"127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+
+
+@contextmanager
+def worker(tmp_path: Path, files: str) -> Iterator[dict[str, str]]:
+    """Run the Procfile's worker on REDIS_URL, the test database and the test's mirror, allowed to fetch from
+    files; yield the environment a web server beside it needs."""
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "FETCH_ALLOWED_HOSTS": files,
+        "MIRROR_PORT": str(settings.MIRROR_PORT),
+        "MIRROR_OFFLINE_PORT": str(settings.MIRROR_OFFLINE_PORT),
+    }
+    database = f"sqlite:///{settings.DATABASES['default']['NAME']}"
+    processes = Processes({**os.environ, **env, "DATABASE_URL": database, "DATA_DIR": str(tmp_path)}, tmp_path)
+    processes.start("worker")
+    try:
+        yield env
+    finally:
+        processes.stop_all()

@@ -2,52 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Page, expect, sync_playwright
 
 from sessions.models import Playground
 from tests.daphne import start_daphne, stop_daphne
-from tests.processes import Processes
-from tests.sessions.stackfiles import serving
+from tests.sessions.stackfiles import serving, worker
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
-
-# The site's channel layer and the worker's broker, a Redis database of these tests' own.
-REDIS_URL = "redis://127.0.0.1:6379/12"
 
 
 @pytest.fixture
 def site(live: Playground, mirror: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Serve the site with Daphne and one Celery worker, and stack files on loopback; yield (site, files host)."""
-    with serving() as files:
-        env = {
-            "REDIS_URL": REDIS_URL,
-            "FETCH_ALLOWED_HOSTS": files,
-            "MIRROR_PORT": str(settings.MIRROR_PORT),
-            "MIRROR_OFFLINE_PORT": str(settings.MIRROR_OFFLINE_PORT),
-        }
-        worker = Processes(
-            {
-                **os.environ,
-                **env,
-                "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
-                "DATA_DIR": str(tmp_path),
-            },
-            tmp_path,
-        )
-        worker.start("worker")
+    with serving() as files, worker(tmp_path, files) as env:
         server = start_daphne(tmp_path / "daphne.log", **env)
         try:
             yield server.url, files
         finally:
             stop_daphne(server)
-            worker.stop_all()
 
 
 @pytest.fixture

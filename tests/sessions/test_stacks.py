@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +22,9 @@ from django.utils import timezone
 from playground.celery import app as celery_app
 from sessions import stacks, tasks
 from sessions.models import Playground, Session, StackState
-from tests.conftest import CELERY_REDIS_URL, Api, fetch, sh
-from tests.processes import Processes, wait_until
-from tests.sessions.stackfiles import COMPOSE, serving
+from tests.conftest import Api, fetch, sh
+from tests.processes import wait_until
+from tests.sessions.stackfiles import COMPOSE, serving, worker
 
 
 @pytest.fixture
@@ -69,26 +70,23 @@ def test_it_makes_a_compose_project_name_of_any_stack_name(given: str, expected:
 
 
 @pytest.fixture
-def worker_env(mirror: str, files: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Hand the workers the celery fixture starts next the test's mirror and allowed host; return the host."""
-    for name in ("MIRROR_PORT", "MIRROR_OFFLINE_PORT"):
-        monkeypatch.setenv(name, str(getattr(settings, name)))
-    # What this process enqueues goes to the workers' broker, not to a dev server's.
-    monkeypatch.setattr(celery_app.conf, "broker_url", CELERY_REDIS_URL)
-    return files
+def deploying(
+    live: Playground, mirror: str, files: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Run a worker that deploys stacks, where this process enqueues them; yield the stack files' host."""
+    with worker(tmp_path, files) as env:
+        monkeypatch.setattr(celery_app.conf, "broker_url", env["REDIS_URL"])
+        yield files
 
 
-def test_a_try_in_pwd_link_deploys_its_stack_in_a_worker(worker_env: str, celery: Processes, api: Api) -> None:
-    session_id = api.start(stack=f"http://{worker_env}/stack.yml", stack_name="Demo App")
+def test_a_try_in_pwd_link_deploys_its_stack_in_a_worker(deploying: str, api: Api) -> None:
+    session_id = api.start(stack=f"http://{deploying}/stack.yml", stack_name="Demo App")
 
     def done() -> bool:
         """the deploy ended"""
         return Session.objects.get(pk=session_id).stack_state in (StackState.READY, StackState.FAILED)
 
-    try:
-        wait_until(done, timeout=180, interval=0.5)
-    except AssertionError as e:
-        raise AssertionError(f"{e}; the worker's log ends:\n{celery.log('worker')[-3000:]}") from None
+    wait_until(done, timeout=180, interval=0.5)
     session = Session.objects.get(pk=session_id)
     assert session.stack_state == StackState.READY, session.stack_output
     assert session.stack_name == "demo-app"
