@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 
 from engine import ENGINE_ERRORS, EngineError, ExecCutShort
-from engine.daemon import api_with_timeout, connect
+from engine.daemon import api_with_timeout, client, connect
 from engine.streams import Frames
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,11 @@ def _exec_exit_code(api: docker.APIClient, exec_id: str, deadline: float) -> int
         if not info["Running"] or time.monotonic() >= deadline:
             return int(info["ExitCode"] if info["ExitCode"] is not None else -1)
         time.sleep(0.02)
+
+
+def stop_exec(exec_id: str) -> None:
+    """Kill a process started with streams.open_exec that outran its deadline or its output cap."""
+    _kill_exec(client().api, exec_id)
 
 
 def _kill_exec(api: docker.APIClient, exec_id: str) -> None:

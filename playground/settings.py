@@ -148,6 +148,16 @@ CHANNEL_LAYERS = {
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=["raw.githubusercontent.com"])
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=100 * 1024 * 1024)
 FETCH_TIMEOUT = env.float("FETCH_TIMEOUT", default=120.0)
+# Stacks (`?stack=`, POST /sessions/{id}/stack): a compose file is at most STACK_MAX_BYTES (fetched or uploaded);
+# its deploy inside the instance is cut at STACK_DEPLOY_TIMEOUT seconds and STACK_OUTPUT_LIMIT bytes of output
+# (pulls print a line per layer and step: a few images print some 100 KiB).
+STACK_MAX_BYTES = env.int("STACK_MAX_BYTES", default=256 * 1024)
+STACK_DEPLOY_TIMEOUT = env.float("STACK_DEPLOY_TIMEOUT", default=300.0)
+STACK_OUTPUT_LIMIT = env.int("STACK_OUTPUT_LIMIT", default=1024 * 1024)
+# Seconds after which a deploy still queued or running (its worker died) no longer keeps the next one out.
+STACK_DEPLOY_LEASE = env.int("STACK_DEPLOY_LEASE", default=900)
+# Stack deploys queued or running at once on the whole site (each holds a worker thread: WORKER_CONCURRENCY).
+STACK_DEPLOYS_AT_ONCE = env.int("STACK_DEPLOYS_AT_ONCE", default=4)
 # Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
 SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
 # Sessions one client address may hold at once.

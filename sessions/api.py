@@ -6,12 +6,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine import daemon
-from sessions import capacity, lifecycle, parsing
+from sessions import capacity, lifecycle, parsing, stacks, tasks
 from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
@@ -105,6 +108,32 @@ def instance_delete(request: HttpRequest, session_id: str, name: str) -> HttpRes
     instance = get_instance(session, name)
     lifecycle.delete_instance(instance)
     return JsonResponse(instance.to_json())
+
+
+@json_api
+@require_POST
+def stack_deploy(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Deploy a compose file into the session: uploaded (multipart `file`, form `compose`, a raw body) or `url`."""
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    form = (request.content_type or "").startswith(("multipart/", "application/x-www-form-urlencoded"))
+    try:
+        params = request.POST if form else request.GET
+    except MultiPartParserError as e:
+        raise lifecycle.BadInput(f"the multipart body is malformed: {e}") from e
+    fields = parsing.stack_fields(params.get("url", ""), params.get("stack_name", ""))
+    compose = None if fields["stack"] else parsing.stack_file(_stack_upload(request, form), settings.STACK_MAX_BYTES)
+    stacks.queue(session, fields["stack_name"], fields["stack"])
+    transaction.on_commit(lambda: tasks.deploy_stack.delay(session.id, compose))
+    return JsonResponse({"stack_name": session.stack_name, "stack_state": session.stack_state}, status=202)
+
+
+def _stack_upload(request: HttpRequest, form: bool) -> bytes:
+    """Return the uploaded compose file: a multipart `file`, a form's `compose` field, else the raw body."""
+    upload = request.FILES.get("file")
+    if upload is not None:
+        return upload.read(settings.STACK_MAX_BYTES + 1)
+    return request.POST.get("compose", "").encode() if form else request.body
 
 
 @require_GET

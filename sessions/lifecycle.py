@@ -38,6 +38,11 @@ class SessionEnded(SandboxError):
     code = "session_ended"
 
 
+class StackTooLarge(SandboxError):
+    status = 413
+    code = "stack_too_large"
+
+
 class TooManyInstances(SandboxError):
     status = 409
     code = "max_instances"

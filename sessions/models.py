@@ -88,10 +88,23 @@ class Playground(models.Model):
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
 
+class StackState(models.TextChoices):
+    QUEUED = "queued"
+    DEPLOYING = "deploying"
+    READY = "ready"
+    FAILED = "failed"
+
+
 def _stalled(now: datetime) -> Q:
     """Match sessions whose ending was claimed longer than ENDING_LEASE ago and never finished."""
     lease_start = now - timedelta(seconds=settings.ENDING_LEASE)
     return Q(state=Session.State.ENDING) & (Q(ended_at__isnull=True) | Q(ended_at__lte=lease_start))
+
+
+def _deploying(now: datetime) -> Q:
+    """Match sessions whose stack deploy is queued or running, claimed less than STACK_DEPLOY_LEASE ago."""
+    lease_start = now - timedelta(seconds=settings.STACK_DEPLOY_LEASE)
+    return Q(stack_state__in=[StackState.QUEUED, StackState.DEPLOYING]) & Q(stack_started_at__gt=lease_start)
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -121,6 +134,10 @@ class SessionQuerySet(models.QuerySet["Session"]):
     def stalled(self, now: datetime) -> SessionQuerySet:
         return self.filter(_stalled(now))
 
+    def deploying(self, now: datetime) -> SessionQuerySet:
+        """Filter live sessions whose stack deploy is queued or running, and not past STACK_DEPLOY_LEASE."""
+        return self.live().filter(_deploying(now))
+
 
 class Session(models.Model):
     class State(models.TextChoices):
@@ -139,6 +156,10 @@ class Session(models.Model):
     image_name = models.CharField(max_length=200, blank=True)
     stack = models.URLField(max_length=500, blank=True)
     stack_name = models.CharField(max_length=100, blank=True)
+    # Where the session's stack deploy is, and the tail of its output, for a page that opens (or reloads) late.
+    stack_state = models.CharField(max_length=10, choices=StackState.choices, blank=True)
+    stack_started_at = models.DateTimeField(null=True, blank=True)
+    stack_output = models.TextField(blank=True)
     # Who started it, for the cap on sessions one client holds at once (SESSIONS_PER_CLIENT).
     client_address = models.GenericIPAddressField(null=True, blank=True)
 
@@ -201,6 +222,34 @@ class Session(models.Model):
         self.refresh_from_db(fields=["state", "expires_at"])
         return bool(extended)
 
+    def claim_stack(self, name: str, url: str = "") -> bool:
+        """Queue a stack deploy, unless one is queued or running; False when one is (and its lease holds)."""
+        # One conditional UPDATE: two uploads (or an upload and the start's stack) never deploy at once. A deploy
+        # whose worker died holds the session no longer than STACK_DEPLOY_LEASE.
+        now = timezone.now()
+        fields = {"stack_name": name, **({"stack": url} if url else {})}
+        claimed = (
+            Session.objects.filter(pk=self.pk, state=self.State.ACTIVE)
+            .exclude(_deploying(now))
+            .update(stack_state=StackState.QUEUED, stack_started_at=now, stack_output="", **fields)
+        )
+        self.refresh_from_db(fields=["stack_state", "stack_started_at", "stack_output", "stack", "stack_name"])
+        return bool(claimed)
+
+    def begin_stack(self) -> bool:
+        """Move a queued deploy to DEPLOYING; False when none is queued (a redelivered task, a deploy done)."""
+        begun = Session.objects.filter(pk=self.pk, state=self.State.ACTIVE, stack_state=StackState.QUEUED).update(
+            stack_state=StackState.DEPLOYING, stack_started_at=timezone.now()
+        )
+        self.refresh_from_db(fields=["stack_state", "stack_started_at"])
+        return bool(begun)
+
+    def record_stack(self, output: str, state: str = StackState.DEPLOYING) -> None:
+        """Keep the tail of the deploy's output, and its state once it ends, for viewers who come later."""
+        Session.objects.filter(pk=self.pk, stack_started_at=self.stack_started_at).update(
+            stack_output=output, stack_state=state
+        )
+
     def live_instances(self) -> models.QuerySet[Instance]:
         return self.instances.exclude(state=Instance.State.GONE).order_by("created_at", "id")
 
@@ -213,6 +262,8 @@ class Session(models.Model):
             "image_name": self.default_image,
             "stack": self.stack,
             "stack_name": self.stack_name,
+            "stack_state": self.stack_state,
+            "stack_output": self.stack_output,
             "host": self.playground.domain,
             "instances": {i.name: i.to_json() for i in self.live_instances()},
         }

@@ -129,6 +129,50 @@ OPENAPI: dict[str, Any] = {
                 },
             },
         },
+        "/sessions/{session_id}/stack": {
+            "parameters": [SESSION_ID],
+            "post": {
+                "summary": "Deploy a compose file with `docker compose up -d` in the session's first instance",
+                "description": "Its output reaches the session's WebSocket as `session builder out`, then "
+                "`session ready [true]`, or `session ready [false, reason]`. node1 is started if none runs.",
+                "parameters": [
+                    {"name": "stack_name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "url", "in": "query", "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "url": {"type": "string"},
+                                    "stack_name": {"type": "string"},
+                                },
+                            }
+                        },
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "compose": {"type": "string"},
+                                    "url": {"type": "string"},
+                                    "stack_name": {"type": "string"},
+                                },
+                            }
+                        },
+                        "application/yaml": {"schema": {"type": "string"}},
+                    }
+                },
+                "responses": {
+                    "202": _json({"type": "object"}, "Queued: {'stack_name', 'stack_state'}"),
+                    **ERRORS,
+                    "403": _json(_ref("Error"), "fetch_not_allowed: the url's host is not in FETCH_ALLOWED_HOSTS"),
+                    "409": _json(_ref("Error"), "stack_busy: a deploy is queued or running"),
+                    "413": _json(_ref("Error"), "stack_too_large: past STACK_MAX_BYTES"),
+                },
+            },
+        },
         "/sessions/{session_id}/instances/{name}": {
             "parameters": [SESSION_ID, INSTANCE_NAME],
             "delete": {
@@ -226,6 +270,10 @@ OPENAPI: dict[str, Any] = {
                     "state": {"enum": ["active", "ending", "ended"]},
                     "created_at": {"type": "string", "format": "date-time"},
                     "expires_at": {"type": "string", "format": "date-time"},
+                    "stack": {"type": "string"},
+                    "stack_name": {"type": "string"},
+                    "stack_state": {"enum": ["", "queued", "deploying", "ready", "failed"]},
+                    "stack_output": {"type": "string", "description": "The tail of the stack deploy's output"},
                     "instances": {"type": "object", "additionalProperties": _ref("Instance")},
                 },
             },

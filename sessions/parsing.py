@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from engine import tls
-from sessions.lifecycle import BadInput, InstanceRequest, ReservedEnv
+from sessions.lifecycle import BadInput, InstanceRequest, ReservedEnv, StackTooLarge
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
 # ASCII digits only: str.isdigit() and \d also take "²" or "٣", which float() then refuses or reads.
@@ -58,6 +58,19 @@ def stack_fields(url: str, name: str) -> dict[str, str]:
     if len(name) > 100:
         raise BadInput("stack_name must be at most 100 characters")
     return {"stack": url, "stack_name": name}
+
+
+def stack_file(data: bytes, limit: int) -> str:
+    """Validate an uploaded compose file: UTF-8 text, not empty, at most limit bytes."""
+    if len(data) > limit:
+        raise StackTooLarge(f"the compose file is {len(data)} bytes; the limit is {limit}")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise BadInput("the compose file must be UTF-8 text") from e
+    if not text.strip():
+        raise BadInput("the compose file is empty")
+    return text
 
 
 def json_body(raw: bytes) -> dict[str, Any]:

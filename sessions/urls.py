@@ -8,6 +8,7 @@ urlpatterns = [
     path("sessions/<str:session_id>", api.session_detail, name="session-detail"),
     path("sessions/<str:session_id>/close", api.session_close, name="session-close"),
     path("sessions/<str:session_id>/extend", api.session_extend, name="session-extend"),
+    path("sessions/<str:session_id>/stack", api.stack_deploy, name="stack-deploy"),
     path("sessions/<str:session_id>/instances", api.instance_create, name="instance-create"),
     path("sessions/<str:session_id>/instances/<str:name>", api.instance_delete, name="instance-delete"),
     path("instances/images", api.images, name="images"),

@@ -7,12 +7,13 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sessions import lifecycle, parsing, ratelimit
+from sessions import lifecycle, parsing, ratelimit, stacks, tasks
 from sessions.api import error, get_session
 from sessions.models import Playground
 
@@ -48,13 +49,19 @@ def home(request: HttpRequest) -> HttpResponse:
         address = request.META.get("REMOTE_ADDR", "")
         if not ratelimit.allow("start", address, settings.SESSION_STARTS_PER_MINUTE):
             raise lifecycle.TooManyStarts("too many sessions started from your address; try again in a minute")
+        stack = parsing.stack_fields(request.POST.get("stack", ""), request.POST.get("stack_name", ""))
+        if stack["stack"]:
+            stacks.check(stack["stack"])  # before the session exists: nothing is left half-created
         session = lifecycle.start_session(
             playground,
             client_address=address or None,
             duration=parsing.parse_duration(request.POST.get("session-duration", "")),
             image=request.POST.get("image_name", "").strip(),
-            **parsing.stack_fields(request.POST.get("stack", ""), request.POST.get("stack_name", "")),
+            **stack,
         )
+        if session.stack:
+            session.claim_stack(stacks.project_name(session.stack_name))  # checked above, and the session is new
+            transaction.on_commit(lambda: tasks.deploy_stack.delay(session.id))
     except lifecycle.SandboxError as e:
         if xhr:
             return error(e.status, e.code, str(e))
