@@ -148,6 +148,16 @@ CHANNEL_LAYERS = {
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=["raw.githubusercontent.com"])
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=100 * 1024 * 1024)
 FETCH_TIMEOUT = env.float("FETCH_TIMEOUT", default=120.0)
+# Uploads into an instance (POST …/uploads): largest body or fetched file (bytes), longest time one may take
+# (seconds), and how many one web process streams at once (past it, 429).
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=1024 * 1024 * 1024)
+UPLOAD_TIMEOUT = env.float("UPLOAD_TIMEOUT", default=900.0)
+UPLOADS_AT_ONCE = env.int("UPLOADS_AT_ONCE", default=8)
+# The editor (…/fstree, …/file): largest file it opens or saves (bytes; saved files also pass MAX_REQUEST_BODY),
+# and how deep and how many entries of a folder it lists.
+EDITOR_MAX_BYTES = env.int("EDITOR_MAX_BYTES", default=512 * 1024)
+FSTREE_DEPTH = env.int("FSTREE_DEPTH", default=4)
+FSTREE_ENTRIES = env.int("FSTREE_ENTRIES", default=2000)
 # Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
 SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
 # Sessions one client address may hold at once.
