@@ -164,13 +164,17 @@ class FileWriter:
 async def write_bytes(name: str, dest: str, data: bytes) -> None:
     """Write a whole file inside the instance, replacing it."""
     writer = FileWriter(name, dest)
-    await writer.open()
     try:
-        await writer.write(data)
-        await writer.finish()
-    except BaseException:
-        await writer.discard()
-        raise
+        async with asyncio.timeout(3 * QUICK):
+            await writer.open()
+            try:
+                await writer.write(data)
+                await writer.finish()
+            except BaseException:
+                await writer.discard()
+                raise
+    except TimeoutError:
+        raise FileTrouble(f"the instance did not take {dest} within {3 * QUICK:g} s") from None
 
 
 def read_text(name: str, path: str, limit: int) -> bytes:

@@ -160,12 +160,12 @@ async def _multipart(name: str, folder: str, boundary: bytes, body: Body) -> lis
             if parser.done and writer is not None:
                 written.append(await _finish(writer))
                 writer = None
+        if not parser.done:
+            raise BadInput("the upload ended before its closing boundary")
     except BaseException:
         if writer is not None:
             await writer.discard()
         raise
-    if not parser.done:
-        raise BadInput("the upload ended before its closing boundary")
     if not written:
         raise BadInput("the upload holds no file (multipart parts with a filename)")
     return written

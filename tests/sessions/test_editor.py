@@ -95,3 +95,11 @@ def test_saving_past_the_cap_is_refused(instance: dict[str, Any], client: Client
     settings.EDITOR_MAX_BYTES = 1000
     answer = client.put(url(instance, "file", "/tmp/x"), "x" * 1001, content_type="text/plain")
     assert (answer.status_code, answer.json()["error"]) == (413, "file_too_large")
+
+
+def test_a_cat_that_never_reads_cannot_hold_a_save(instance: dict[str, Any], client: Client) -> None:
+    sh(instance, "printf '#!/bin/sh\\nsleep 1000\\n' > /usr/local/bin/cat && chmod +x /usr/local/bin/cat")
+    answer = client.put(url(instance, "file", "/tmp/x"), "x" * 500_000, content_type="text/plain")
+    assert (answer.status_code, answer.json()["error"]) == (422, "file_error")
+    sh(instance, "rm /usr/local/bin/cat")
+    assert sh(instance, "ls -A /tmp")[1] == ""

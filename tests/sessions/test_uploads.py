@@ -107,6 +107,15 @@ def test_a_relative_path_follows_the_terminal_shell(instance: dict[str, Any], da
     assert (status, answer["files"][0]["path"]) == (200, "/srv/work/here/f.txt")
 
 
+def test_a_shell_folder_the_instance_lies_about_is_not_used(instance: dict[str, Any], daphne: Daphne) -> None:
+    sh(
+        instance,
+        "printf '#!/bin/sh\\necho not/absolute\\n' > /usr/local/bin/readlink && chmod +x /usr/local/bin/readlink",
+    )
+    status, answer = post(daphne, uploads_url(instance, path="here"), multipart_body(("f.txt", b"f")))
+    assert (status, answer["files"][0]["path"]) == (200, "/root/here/f.txt")
+
+
 def test_200_mb_arrive_intact_with_the_server_memory_flat(instance: dict[str, Any], daphne: Daphne) -> None:
     size = 200 * MB
     head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'.encode()
@@ -197,6 +206,7 @@ def test_names_and_paths_are_never_run_as_commands(instance: dict[str, Any], dap
         ({"path": "/tmp/"}, b"no file", 400, "bad_request"),
         ({"path": "/tmp"}, b"a folder", 422, "file_error"),
         ({"path": "/tmp"}, multipart_body()[:-4], 400, "bad_request"),
+        ({"path": "/tmp"}, multipart_body(("cut", b"c" * 100_000))[:-10], 400, "bad_request"),
         ({"path": "/tmp/a\0b"}, multipart_body(("a", b"a")), 400, "bad_request"),
         ({"path": "/etc/hostname/sub"}, multipart_body(("a", b"a")), 422, "file_error"),
         ({"path": "/tmp", "url": "http://127.0.0.1:1/x"}, b"", 403, "fetch_not_allowed"),
@@ -208,6 +218,7 @@ def test_bad_uploads_get_a_clear_4xx(
     answer = post(daphne, uploads_url(instance, **query), body, multipart=body.startswith(b"--"))
     assert (answer[0], answer[1]["error"]) == (status, code), answer
     assert "Traceback" not in daphne.log.read_text()
+    assert sh(instance, "ls -A /tmp")[1] == ""
 
 
 def test_unknown_instances_get_404(instance: dict[str, Any], daphne: Daphne) -> None:
