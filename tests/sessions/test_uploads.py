@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -189,6 +190,34 @@ def test_a_hostile_instance_is_cut_at_the_deadline(instance: dict[str, Any], liv
         stop_daphne(server)
     sh(instance, "rm /usr/local/bin/cat")
     assert sh(instance, "ls -A /tmp")[1] == ""
+
+
+def test_a_client_that_hangs_up_midway_leaves_nothing(instance: dict[str, Any], daphne: Daphne) -> None:
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="half"\r\n\r\n'.encode()
+    with socket.create_connection(("127.0.0.1", daphne.port), timeout=10) as sock:
+        request = f"POST {uploads_url(instance, path='/tmp')} HTTP/1.1\r\nHost: localhost\r\n"
+        request += f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {10 * MB}\r\n\r\n"
+        sock.sendall(request.encode() + head + b"h" * MB)
+        time.sleep(1)
+    time.sleep(2)
+    assert sh(instance, "ls -A /tmp")[1] == ""
+    assert "Traceback" not in daphne.log.read_text()
+
+
+def test_uploads_past_the_limit_at_once_get_429(instance: dict[str, Any], live: Playground, tmp_path: Path) -> None:
+    sh(instance, "printf '#!/bin/sh\\nsleep 1000\\n' > /usr/local/bin/cat && chmod +x /usr/local/bin/cat")
+    server = start_daphne(tmp_path / "busy.log", UPLOADS_AT_ONCE="1", UPLOAD_TIMEOUT="5")
+    try:
+        stalled = threading.Thread(
+            target=post, args=(server, uploads_url(instance, path="/tmp"), multipart_body(("s", b"s" * 8 * MB)))
+        )
+        stalled.start()
+        time.sleep(1.5)
+        status, answer = post(server, uploads_url(instance, path="/tmp"), multipart_body(("t", b"t")))
+        assert (status, answer["error"]) == (429, "too_many_uploads")
+        stalled.join()
+    finally:
+        stop_daphne(server)
 
 
 def test_names_and_paths_are_never_run_as_commands(instance: dict[str, Any], daphne: Daphne) -> None:
