@@ -89,6 +89,26 @@ def test_it_takes_the_raw_body_as_pwds_sdk_sends_it(instance: dict[str, Any], da
     assert sh(instance, "cat /tmp/notes.md /tmp/x/y.txt")[1] == "# notes\ny\n"
 
 
+def test_one_connection_carries_several_uploads_and_then_other_requests(
+    instance: dict[str, Any], daphne: Daphne
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", daphne.port, timeout=30)
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    try:
+        for n in range(3):
+            body = multipart_body((f"k{n}", b"k" * 300_000))
+            connection.request("POST", uploads_url(instance, path="/tmp"), body=body, headers=headers)
+            response = connection.getresponse()
+            assert response.status == 200, response.read()
+            response.read()
+        connection.request("GET", f"/sessions/{instance['session_id']}")
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())["id"]) == (200, instance["session_id"])
+    finally:
+        connection.close()
+    assert sh(instance, "ls /tmp")[1] == "k0\nk1\nk2\n"
+
+
 def test_a_relative_path_follows_the_terminal_shell(instance: dict[str, Any], daphne: Daphne) -> None:
     # The shell on the sandbox's tty stands where the learner typed `cd`; a shell elsewhere does not count.
     sh(instance, "mkdir -p /srv/work")

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
 
+from sessions.models import Playground
 from tests.conftest import sh
+from tests.daphne import start_daphne, stop_daphne
+from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.terminals.conftest import REDIS_URL
 from tests.terminals.test_browser import page, run, start_with_a_node  # noqa: F401 (the page fixture)
 
 # A drop as the browser makes it when files are dragged from the desktop: a DataTransfer holding File objects.
@@ -75,3 +82,23 @@ def test_the_editor_opens_edits_and_saves_a_file(page: Page) -> None:  # noqa: F
     # The terminal shrank beside the panel and still works.
     page.locator(".pane.active .xterm").click()
     run(page, "cat /root/app/config.yml", "port: 8080")
+
+
+@pytest.fixture
+def capped_page(live: Playground, tmp_path: Path) -> Iterator[Page]:
+    """The page served by a Daphne that takes uploads of at most 1 MiB."""
+    server = start_daphne(tmp_path / "daphne.log", REDIS_URL=REDIS_URL, UPLOAD_MAX_BYTES=str(1024 * 1024))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=server.url)
+            yield context.new_page()
+            browser.close()
+    finally:
+        stop_daphne(server)
+
+
+def test_a_drop_past_the_size_limit_says_so(capped_page: Page) -> None:
+    start_with_a_node(capped_page)
+    capped_page.evaluate(DROP, [["huge.bin"], 5])
+    expect(capped_page.locator(".files-notice.error")).to_contain_text("limited to 1048576 bytes")
