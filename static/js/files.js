@@ -51,6 +51,7 @@
   progress.append(progressText, progressBar);
   terminals.append(dropZone, progress);
   let dragDepth = 0;
+  let uploading = 0; // the bar shows the latest upload, and stays while any runs
 
   function carriesFiles(event) {
     return Array.from(event.dataTransfer ? event.dataTransfer.types : []).includes("Files");
@@ -88,8 +89,12 @@
       progressBar.value = Math.floor((100 * event.loaded) / event.total);
       progressText.textContent = `Uploading ${what}… ${progressBar.value}%`;
     });
+    const done = () => {
+      uploading -= 1;
+      if (!uploading) progress.hidden = true;
+    };
     request.addEventListener("load", () => {
-      progress.hidden = true;
+      done();
       let body = {};
       try {
         body = JSON.parse(request.responseText);
@@ -104,12 +109,13 @@
       }
     });
     request.addEventListener("error", () => {
-      progress.hidden = true;
+      done();
       tell(`Upload of ${what} failed: the connection was lost`, true);
     });
     progressBar.value = 0;
     progressText.textContent = `Uploading ${what}…`;
     progress.hidden = false;
+    uploading += 1;
     request.send(form);
   }
 
