@@ -153,6 +153,8 @@ FETCH_TIMEOUT = env.float("FETCH_TIMEOUT", default=120.0)
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=1024 * 1024 * 1024)
 UPLOAD_TIMEOUT = env.float("UPLOAD_TIMEOUT", default=900.0)
 UPLOADS_AT_ONCE = env.int("UPLOADS_AT_ONCE", default=8)
+# An upload the instance stops taking (its `cat` does not read) for this many seconds is cut.
+UPLOAD_STALL_TIMEOUT = env.float("UPLOAD_STALL_TIMEOUT", default=30.0)
 # The editor (…/fstree, …/file): largest file it opens or saves (bytes; saved files also pass MAX_REQUEST_BODY),
 # and how deep and how many entries of a folder it lists.
 EDITOR_MAX_BYTES = env.int("EDITOR_MAX_BYTES", default=512 * 1024)

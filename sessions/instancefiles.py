@@ -13,6 +13,8 @@ import posixpath
 import secrets
 from typing import Any
 
+from django.conf import settings
+
 from engine import ENGINE_ERRORS, EngineError, ExecCutShort
 from engine.daemon import run_blocking
 from engine.execs import exec_run
@@ -110,7 +112,13 @@ class FileWriter:
         assert self.stream is not None
         try:
             self.stream.write(data)
-            await self.stream.drain()
+            async with asyncio.timeout(settings.UPLOAD_STALL_TIMEOUT):
+                await self.stream.drain()
+        except TimeoutError:
+            # A learner's `cat` that never reads would otherwise hold the upload (and a slot) to UPLOAD_TIMEOUT.
+            raise FileTrouble(
+                f"the instance took none of {self.dest} for {settings.UPLOAD_STALL_TIMEOUT:g} s; is its cat replaced?"
+            ) from None
         except OSError:
             # The command ended early (a folder that cannot be made, a full disk): it said why.
             raise FileTrouble(f"could not write {self.dest}: {await self._message()}") from None

@@ -97,7 +97,8 @@ def test_saving_past_the_cap_is_refused(instance: dict[str, Any], client: Client
     assert (answer.status_code, answer.json()["error"]) == (413, "file_too_large")
 
 
-def test_a_cat_that_never_reads_cannot_hold_a_save(instance: dict[str, Any], client: Client) -> None:
+def test_a_cat_that_never_reads_cannot_hold_a_save(instance: dict[str, Any], client: Client, settings: Any) -> None:
+    settings.UPLOAD_STALL_TIMEOUT = 2
     sh(instance, "printf '#!/bin/sh\\nsleep 1000\\n' > /usr/local/bin/cat && chmod +x /usr/local/bin/cat")
     answer = client.put(url(instance, "file", "/tmp/x"), "x" * 500_000, content_type="text/plain")
     assert (answer.status_code, answer.json()["error"]) == (422, "file_error")

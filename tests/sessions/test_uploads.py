@@ -196,14 +196,20 @@ def test_it_refuses_past_the_cap_and_leaves_nothing(instance: dict[str, Any], li
     assert sh(instance, "ls -A /tmp")[1] == ""
 
 
-def test_a_hostile_instance_is_cut_at_the_deadline(instance: dict[str, Any], live: Playground, tmp_path: Path) -> None:
-    # The learner's `cat` never reads: the upload stalls, is cut at UPLOAD_TIMEOUT, and its file is removed.
+@pytest.mark.parametrize(
+    ("limits", "status", "code"),
+    [({"UPLOAD_TIMEOUT": "3"}, 408, "upload_timeout"), ({"UPLOAD_STALL_TIMEOUT": "2"}, 422, "file_error")],
+)
+def test_a_hostile_instance_is_cut(
+    instance: dict[str, Any], live: Playground, tmp_path: Path, limits: dict[str, str], status: int, code: str
+) -> None:
+    # The learner's `cat` never reads: the upload stalls, is cut, and its file is removed.
     sh(instance, "printf '#!/bin/sh\\nsleep 1000\\n' > /usr/local/bin/cat && chmod +x /usr/local/bin/cat")
-    server = start_daphne(tmp_path / "hostile.log", UPLOAD_TIMEOUT="3")
+    server = start_daphne(tmp_path / "hostile.log", **limits)
     try:
         started = time.monotonic()
-        status, answer = post(server, uploads_url(instance, path="/tmp"), multipart_body(("s", b"s" * 8 * MB)))
-        assert (status, answer["error"]) == (408, "upload_timeout")
+        answer = post(server, uploads_url(instance, path="/tmp"), multipart_body(("s", b"s" * 8 * MB)))
+        assert (answer[0], answer[1]["error"]) == (status, code)
         assert time.monotonic() - started < 15
         assert "Traceback" not in server.log.read_text()
     finally:
