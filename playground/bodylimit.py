@@ -35,6 +35,7 @@ class BoundedRequest(http_protocol.WebRequest):
     streamed_limit = 0
     refused = False
     streaming = False
+    body_ended = False
     paused = False
     received = 0
 
@@ -66,8 +67,16 @@ class BoundedRequest(http_protocol.WebRequest):
             return
         # The application runs already: it gets the body's end. Twisted resumes reading once the answer is sent.
         self.paused = False
+        self.body_ended = True
         if self.application_queue is not None and not self.refused:
             self.application_queue.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+
+    def finish(self) -> Any:
+        if self.streaming and not self.body_ended and self.channel is not None:
+            # Answered before the body's end (an upload cut at its deadline): what follows of the body must never be
+            # read as the next request, so the connection closes after the answer.
+            self.channel.persistent = False
+        return super().finish()
 
     def process(self) -> Any:
         # Twisted may finish parsing what it had read before the hang-up; the application must never see it.

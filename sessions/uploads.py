@@ -37,6 +37,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 ROUTE = re.compile(r"/sessions/(?P<session_id>[^/]+)/instances/(?P<name>[^/]+)/uploads")
 _running = 0
+# Seconds the rest of a timed-out upload's body is still read before the answer.
+SKIP_GRACE = 5.0
 
 
 class TooManyUploads(SandboxError):
@@ -70,7 +72,7 @@ class Body:
                 yield message["body"]
 
     async def skip(self) -> None:
-        """Read the rest of the body, so the client reads the answer instead of a broken pipe."""
+        """Read the rest of the body."""
         async for _ in self.chunks():
             pass
 
@@ -98,11 +100,15 @@ async def application(scope: dict[str, Any], receive: Receive, send: Send) -> No
         status, answer = 404, {"error": "not_found", "message": str(e)}
     except ClientGone:
         return
+    # The rest of the body is read, so the client reads the answer instead of a broken pipe. One past its deadline
+    # gets a moment more only: it is answered all the same, and its connection closed (playground/bodylimit.py).
     try:
-        async with asyncio.timeout(settings.UPLOAD_TIMEOUT):
+        async with asyncio.timeout(SKIP_GRACE if status == UploadTimedOut.status else settings.UPLOAD_TIMEOUT):
             await body.skip()
-    except (ClientGone, TimeoutError):
+    except ClientGone:
         return
+    except TimeoutError:
+        pass
     await _answer(scope, send, status, answer)
 
 

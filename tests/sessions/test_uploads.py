@@ -230,6 +230,27 @@ def test_a_client_that_hangs_up_midway_leaves_nothing(instance: dict[str, Any], 
     assert "Traceback" not in daphne.log.read_text()
 
 
+def test_a_client_that_stalls_is_answered_at_the_deadline_and_hung_up_on(
+    instance: dict[str, Any], live: Playground, tmp_path: Path
+) -> None:
+    server = start_daphne(tmp_path / "stall.log", UPLOAD_TIMEOUT="2")
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="slow"\r\n\r\n'.encode()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            request = f"POST {uploads_url(instance, path='/tmp')} HTTP/1.1\r\nHost: localhost\r\n"
+            request += f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {MB}\r\n\r\n"
+            sock.sendall(request.encode() + head + b"GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert b"upload_timeout" in answer and b'"status": "ok"' not in answer
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        stop_daphne(server)
+    assert sh(instance, "ls -A /tmp")[1] == ""
+
+
 def test_uploads_past_the_limit_at_once_get_429(instance: dict[str, Any], live: Playground, tmp_path: Path) -> None:
     sh(instance, "printf '#!/bin/sh\\nsleep 1000\\n' > /usr/local/bin/cat && chmod +x /usr/local/bin/cat")
     server = start_daphne(tmp_path / "busy.log", UPLOADS_AT_ONCE="1", UPLOAD_TIMEOUT="5")
