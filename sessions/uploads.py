@@ -4,7 +4,8 @@ Django's ASGI handler stores a whole body before a view runs, so this route is a
 own (playground/asgi.py sends it here; playground/bodylimit.py passes the body on as it arrives). Three forms:
 - multipart/form-data, one or more files: each lands in the folder `path`;
 - `url=` an http(s) URL on FETCH_ALLOWED_HOSTS: the server fetches it into `path`, named as the URL's last part;
-- any other body (PWD's SDK): the body is the file, named as `url`'s last part in `path`, else `path` itself.
+- any other body (PWD's SDK): the body is the file, named as `url`'s last part (or a Content-Disposition
+  filename) in the folder `path`, else `path` itself.
 A relative `path` starts at the terminal shell's folder. Each file is written under a temporary name and moved
 into place once whole: a failed or cut upload leaves nothing behind.
 """
@@ -127,12 +128,16 @@ async def _upload(scope: dict[str, Any], body: Body) -> list[dict[str, Any]]:
     boundary = multipart.boundary(content_type)
     if boundary is not None:
         return await _multipart(name, place, boundary, body)
-    if url:
-        dest = posixpath.join(place, instancefiles.checked_name(posixpath.basename(url)))
+    named = url or multipart.filename(b"Content-Disposition: " + headers.get(b"content-disposition", b""))
+    if named:
+        dest = posixpath.join(place, instancefiles.checked_name(posixpath.basename(named)))
     elif path and not path.endswith("/"):
         dest = place
     else:
-        raise BadInput("an upload that is not multipart names its file: path=<file>, or url=<name> and path=<folder>")
+        raise BadInput(
+            "an upload that is not multipart names its file: path=<file>, or url=<name> (or a Content-Disposition"
+            " filename) and path=<folder>"
+        )
     return [await _write(name, dest, body.chunks())]
 
 

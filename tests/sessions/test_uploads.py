@@ -87,6 +87,11 @@ def test_it_takes_the_raw_body_as_pwds_sdk_sends_it(instance: dict[str, Any], da
     status, answer = post(daphne, uploads_url(instance, path="/tmp/x/y.txt"), b"y\n", multipart=False)
     assert (status, answer["files"][0]["path"]) == (200, "/tmp/x/y.txt")
     assert sh(instance, "cat /tmp/notes.md /tmp/x/y.txt")[1] == "# notes\ny\n"
+    connection = http.client.HTTPConnection("127.0.0.1", daphne.port, timeout=30)
+    headers = {"Content-Disposition": 'attachment; filename="named.txt"'}
+    connection.request("POST", uploads_url(instance, path="/tmp"), body=b"n\n", headers=headers)
+    assert json.loads(connection.getresponse().read())["files"][0]["path"] == "/tmp/named.txt"
+    connection.close()
 
 
 def test_one_connection_carries_several_uploads_and_then_other_requests(
