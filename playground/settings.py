@@ -158,6 +158,18 @@ STACK_OUTPUT_LIMIT = env.int("STACK_OUTPUT_LIMIT", default=1024 * 1024)
 STACK_DEPLOY_LEASE = env.int("STACK_DEPLOY_LEASE", default=900)
 # Stack deploys queued or running at once on the whole site (each holds a worker thread: WORKER_CONCURRENCY).
 STACK_DEPLOYS_AT_ONCE = env.int("STACK_DEPLOYS_AT_ONCE", default=4)
+# Uploads into an instance (POST …/uploads): largest body or fetched file (bytes), longest time one may take
+# (seconds), and how many one web process streams at once (past it, 429).
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=1024 * 1024 * 1024)
+UPLOAD_TIMEOUT = env.float("UPLOAD_TIMEOUT", default=900.0)
+UPLOADS_AT_ONCE = env.int("UPLOADS_AT_ONCE", default=8)
+# An upload the instance stops taking (its `cat` does not read) for this many seconds is cut.
+UPLOAD_STALL_TIMEOUT = env.float("UPLOAD_STALL_TIMEOUT", default=30.0)
+# The editor (…/fstree, …/file): largest file it opens or saves (bytes; saved files also pass MAX_REQUEST_BODY),
+# and how deep and how many entries of a folder it lists.
+EDITOR_MAX_BYTES = env.int("EDITOR_MAX_BYTES", default=512 * 1024)
+FSTREE_DEPTH = env.int("FSTREE_DEPTH", default=4)
+FSTREE_ENTRIES = env.int("FSTREE_ENTRIES", default=2000)
 # Sessions one client address may start per minute (0: no limit): each holds a /24 of the pool for hours.
 SESSION_STARTS_PER_MINUTE = env.int("SESSION_STARTS_PER_MINUTE", default=10)
 # Sessions one client address may hold at once.

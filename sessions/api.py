@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine import daemon
-from sessions import capacity, lifecycle, parsing, stacks, tasks
+from sessions import capacity, instancefiles, lifecycle, parsing, stacks, tasks
 from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
@@ -134,6 +136,35 @@ def _stack_upload(request: HttpRequest, form: bool) -> bytes:
     if upload is not None:
         return upload.read(settings.STACK_MAX_BYTES + 1)
     return request.POST.get("compose", "").encode() if form else request.body
+
+
+@require_GET
+def instance_fstree(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
+    """List a folder of the instance (`path`, by default /root) as `tree -J` does, bounded in depth and size."""
+    instance = get_instance(get_live_session(session_id), name)
+    root = instancefiles.resolve(instance.name, request.GET.get("path", "/root"))
+    listing = instancefiles.tree(instance.name, root, settings.FSTREE_DEPTH, settings.FSTREE_ENTRIES)
+    return JsonResponse(listing, safe=False)
+
+
+@json_api
+@require_http_methods(["GET", "PUT"])
+def instance_file(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
+    """GET a text file as base64 (as PWD served it); PUT the body as the file's new contents."""
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
+    if not request.GET.get("path"):
+        raise lifecycle.BadInput("path= names the file")
+    path = instancefiles.resolve(instance.name, request.GET["path"])
+    limit = settings.EDITOR_MAX_BYTES
+    if request.method == "GET":
+        data = instancefiles.read_text(instance.name, path, limit)
+        return HttpResponse(base64.b64encode(data), content_type="text/plain")
+    if len(request.body) > limit:
+        raise instancefiles.FileTooLarge(f"the editor saves files of at most {limit} bytes")
+    async_to_sync(instancefiles.write_bytes)(instance.name, path, request.body)
+    return JsonResponse({"path": path, "bytes": len(request.body)})
 
 
 @require_GET

@@ -16,6 +16,8 @@ ERRORS = {
     "404": _json(_ref("Error"), "Unknown session or instance"),
     "410": _json(_ref("Error"), "The session has ended"),
 }
+PATH_HELP = "Absolute, or relative to the folder the instance's terminal shell stands in"
+URL_HELP = "An http(s) URL on FETCH_ALLOWED_HOSTS to fetch; else the raw body's file name"
 SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
 INSTANCE_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -205,6 +207,83 @@ OPENAPI: dict[str, Any] = {
                 },
             },
         },
+        "/sessions/{session_id}/instances/{name}/uploads": {
+            "parameters": [
+                SESSION_ID,
+                INSTANCE_NAME,
+                {"name": "path", "in": "query", "schema": {"type": "string"}, "description": PATH_HELP},
+                {"name": "url", "in": "query", "schema": {"type": "string"}, "description": URL_HELP},
+            ],
+            "post": {
+                "summary": "Stream files into the instance (multipart, a raw body, or an allowed URL)",
+                "requestBody": {
+                    "content": {
+                        "multipart/form-data": {"schema": {"type": "object"}},
+                        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    }
+                },
+                "responses": {
+                    "200": _json(_ref("Uploaded"), "The files written"),
+                    **ERRORS,
+                    "403": _json(_ref("Error"), "fetch_not_allowed: url= is not on FETCH_ALLOWED_HOSTS"),
+                    "408": _json(_ref("Error"), "upload_timeout: past UPLOAD_TIMEOUT"),
+                    "413": _json(_ref("Error"), "body_too_large past UPLOAD_MAX_BYTES, or fetch_too_large"),
+                    "422": _json(_ref("Error"), "file_error: the instance could not write it; fetch_failed"),
+                    "429": _json(_ref("Error"), "too_many_uploads: UPLOADS_AT_ONCE per web process"),
+                },
+            },
+        },
+        "/sessions/{session_id}/instances/{name}/fstree": {
+            "parameters": [
+                SESSION_ID,
+                INSTANCE_NAME,
+                {"name": "path", "in": "query", "schema": {"type": "string", "default": "/root"}},
+            ],
+            "get": {
+                "summary": "A folder of the instance as `tree -J` lists it, FSTREE_DEPTH deep, FSTREE_ENTRIES at most",
+                "responses": {
+                    "200": _json({"type": "array", "items": {"type": "object"}}, "The folder, then a report"),
+                    **ERRORS,
+                    "422": _json(_ref("Error"), "file_error: the instance did not list it"),
+                },
+            },
+        },
+        "/sessions/{session_id}/instances/{name}/file": {
+            "parameters": [
+                SESSION_ID,
+                INSTANCE_NAME,
+                {
+                    "name": "path",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": PATH_HELP,
+                },
+            ],
+            "get": {
+                "summary": "A text file of the instance, base64-encoded (as PWD served it)",
+                "responses": {
+                    "200": {"description": "The file in base64", "content": {"text/plain": {}}},
+                    **ERRORS,
+                    "413": _json(_ref("Error"), "file_too_large: past EDITOR_MAX_BYTES"),
+                    "415": _json(_ref("Error"), "binary_file: not UTF-8 text"),
+                    "422": _json(_ref("Error"), "file_error: not a regular file, or unreadable"),
+                },
+            },
+            "put": {
+                "summary": "Replace the file's contents with the body (created with its folders if new)",
+                "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "properties": {"path": {"type": "string"}, "bytes": {"type": "integer"}}},
+                        "The file written",
+                    ),
+                    **ERRORS,
+                    "413": _json(_ref("Error"), "file_too_large: past EDITOR_MAX_BYTES"),
+                    "422": _json(_ref("Error"), "file_error: the instance could not write it"),
+                },
+            },
+        },
         "/instances/images": {
             "get": {
                 "summary": "Images offered for instances",
@@ -257,6 +336,18 @@ OPENAPI: dict[str, Any] = {
                 "properties": {
                     k: {"type": "string"}
                     for k in ("name", "hostname", "ip", "image", "state", "session_id", "proxy_host", "alias")
+                },
+            },
+            "Uploaded": {
+                "type": "object",
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"path": {"type": "string"}, "bytes": {"type": "integer"}},
+                        },
+                    }
                 },
             },
             "DockerConnection": {

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions import api, views
+from sessions import api, uploads, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("sessions/<str:session_id>/stack", api.stack_deploy, name="stack-deploy"),
     path("sessions/<str:session_id>/instances", api.instance_create, name="instance-create"),
     path("sessions/<str:session_id>/instances/<str:name>", api.instance_delete, name="instance-delete"),
+    path("sessions/<str:session_id>/instances/<str:name>/uploads", uploads.not_streamed, name="instance-uploads"),
+    path("sessions/<str:session_id>/instances/<str:name>/fstree", api.instance_fstree, name="instance-fstree"),
+    path("sessions/<str:session_id>/instances/<str:name>/file", api.instance_file, name="instance-file"),
     path("instances/images", api.images, name="images"),
     path("my/playground", api.my_playground, name="my-playground"),
     path("ping", api.ping, name="ping"),
