@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 import engine
@@ -166,3 +168,22 @@ def test_a_flood_of_output_is_stopped_and_long_output_reported_capped(
     assert long["status_code"] == 0 and len(long["output"]) == 16 * 1024 and long["output"].endswith("aEND\n")
     assert flood["status_code"] is None
     assert "printed more than 262144 bytes" in answer["message"]
+
+
+def test_two_setups_racing_on_one_session_leave_no_half_setup(live: Playground, api: Api) -> None:
+    session_id = api.start()
+    body = json.dumps({"instances": [{}, {}, {}]})
+
+    def post() -> int:
+        try:
+            url = f"/sessions/{session_id}/setup"
+            return int(Client().post(url, body, content_type="application/json").status_code)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: post(), range(2)))
+    assert statuses in ([200, 409], [409, 409])
+    live_hostnames = sorted(Instance.objects.live().filter(session_id=session_id).values_list("hostname", flat=True))
+    assert live_hostnames == (["node1", "node2", "node3"] if statuses[0] == 200 else [])
+    assert len(sandboxes.labelled_objects(session_id)["containers"]) == len(live_hostnames)
