@@ -185,9 +185,10 @@ PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 # PWD's exec (POST …/instances/{name}/exec): seconds a command may run before it is stopped (422).
 EXEC_TIMEOUT = env.float("EXEC_TIMEOUT", default=60.0)
-# PWD's setup (POST /sessions/{id}/setup): instances started at once, and seconds for its swarm steps and every
-# command together once they run. The request lasts up to SANDBOX_READY_TIMEOUT + SETUP_TIMEOUT: a reverse
-# proxy in front must wait longer than that for an answer (nginx's proxy_read_timeout defaults to 60 s).
+# PWD's setup (POST /sessions/{id}/setup): instances started at once; seconds for the swarm's steps (from its
+# leader running), then as many for every command together. With no more instances than SETUP_PARALLEL the
+# request lasts up to SANDBOX_READY_TIMEOUT + 2 * SETUP_TIMEOUT: a reverse proxy in front must wait longer than
+# that for an answer (nginx's proxy_read_timeout defaults to 60 s).
 SETUP_PARALLEL = env.int("SETUP_PARALLEL", default=5)
 if SETUP_PARALLEL < 1:
     raise ImproperlyConfigured("SETUP_PARALLEL must be at least 1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,16 +48,19 @@ class SetupFailed(lifecycle.SandboxError):
 
 
 def setup_session(session: Session, nodes: list[SetupNode]) -> list[dict[str, Any]]:
-    """Start the nodes in parallel, form their swarm, run each one's commands in order; return what each did."""
+    """Start the nodes in parallel, forming their swarm meanwhile, then run each one's commands in order."""
     _check_room(session, nodes)
     nodes = _named(nodes)
-    instances = _start_all(session, nodes)
-    reports = [{**i.to_json(), "swarm": [], "commands": []} for i in instances]
+    started = _start_all(session, nodes)
+    instances = [node.instance for node in started]
+    reports = [{**n.instance.to_json(), "swarm": [r.to_json() for r in n.swarm], "commands": []} for n in started]
+    failure = next((n.swarm_failure for n in started if n.swarm_failure), "")
+    if failure:
+        raise SetupFailed(f"{failure}; {_KEPT}", reports)
     deadline = time.monotonic() + settings.SETUP_TIMEOUT
     try:
-        _form_swarm(nodes, instances, reports, deadline)
         _run_commands(nodes, instances, reports, deadline)
-    except (commands.SwarmFailed, lifecycle.EngineTrouble) as e:
+    except lifecycle.EngineTrouble as e:
         raise SetupFailed(f"{e}; {_KEPT}", reports) from e
     return reports
 
@@ -98,10 +102,10 @@ def _named(nodes: list[SetupNode]) -> list[SetupNode]:
     return named
 
 
-def _in_parallel(calls: list[Callable[[], T]]) -> list[T | BaseException]:
-    """Run the calls on at most SETUP_PARALLEL threads; return each one's result or exception, in order."""
+def _in_parallel(calls: list[Callable[[], T]]) -> list[T | Exception]:
+    """Run the calls on at most SETUP_PARALLEL threads, in order; return each one's result or exception."""
 
-    def call(fn: Callable[[], T]) -> T | BaseException:
+    def call(fn: Callable[[], T]) -> T | Exception:
         try:
             return fn()
         except Exception as e:
@@ -113,54 +117,104 @@ def _in_parallel(calls: list[Callable[[], T]]) -> list[T | BaseException]:
         return list(pool.map(call, calls))
 
 
-def _start_all(session: Session, nodes: list[SetupNode]) -> list[Instance]:
-    """Add every node; if one cannot start, remove the others and raise its refusal, naming it."""
-    requests = [lifecycle.InstanceRequest(image=node.image, hostname=node.hostname) for node in nodes]
-    results = _in_parallel([partial(lifecycle.add_instance, session, r) for r in requests])
-    started = [r for r in results if isinstance(r, Instance)]
-    failed = [(node, r) for node, r in zip(nodes, results, strict=True) if isinstance(r, BaseException)]
+class _Swarm:
+    """A swarm formed while its nodes start: its leader inits it once running, the others join once running."""
+
+    def __init__(self) -> None:
+        self.formed = threading.Event()
+        self.leader: Instance | None = None
+        self.tokens: dict[str, str] = {}
+        self.failure = ""
+        self.deadline = time.monotonic() + settings.SANDBOX_READY_TIMEOUT + settings.SETUP_TIMEOUT
+
+    def left(self) -> float:
+        """Return the seconds left for the swarm's steps; a step started with none left fails at once."""
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    def lead(self, leader: Instance) -> list[commands.Result]:
+        """Init the swarm on the leader and fetch both join tokens; then let the other nodes join."""
+        self.deadline = time.monotonic() + settings.SETUP_TIMEOUT
+        steps: list[commands.Result] = []
+        try:
+            steps.append(commands.swarm_init(leader, self.left()))
+            if not steps[0].ok:
+                self.failure = f"{leader.hostname}: {steps[0].describe()}"
+                return steps
+            self.tokens = {role: commands.swarm_join_token(leader, role, self.left()) for role in ROLES}
+            self.leader = leader
+        except lifecycle.SandboxError as e:  # a lying token, a failing engine
+            self.failure = str(e)
+        finally:
+            self.formed.set()
+        return steps
+
+    def abandon(self, reason: str) -> None:
+        """Tell the nodes waiting to join that the leader will never lead."""
+        self.failure = reason
+        self.formed.set()
+
+    def join(self, node: Instance, role: str) -> tuple[list[commands.Result], str]:
+        """Join the node once the leader has its tokens; return the step and why it failed, if it did."""
+        # The leader sets `formed` once started and through its steps, each with a deadline; this is a backstop.
+        if not self.formed.wait(settings.SANDBOX_READY_TIMEOUT + 2 * settings.SETUP_TIMEOUT):
+            return [], f"{node.hostname}: the swarm's leader took too long to start"
+        if self.leader is None:
+            return [], ""  # the leader's own failure is the one reported
+        joined = commands.swarm_join(node, self.tokens[role], self.leader, self.left())
+        return [joined], "" if joined.ok else f"{node.hostname}: {joined.describe()}"
+
+
+ROLES = ("manager", "worker")
+
+
+@dataclass
+class _Started:
+    instance: Instance
+    swarm: list[commands.Result]
+    swarm_failure: str = ""
+
+
+def _bring_up(session: Session, node: SetupNode, swarm: _Swarm, leads: bool) -> _Started:
+    """Start the node, then init the swarm (the leader) or join it (another node of it)."""
+    try:
+        instance = lifecycle.add_instance(session, lifecycle.InstanceRequest(image=node.image, hostname=node.hostname))
+    except Exception:
+        if leads:
+            swarm.abandon(f"{node.hostname} did not start")
+        raise
+    if leads:
+        return _Started(instance, swarm.lead(instance), swarm.failure)
+    if node.swarm:
+        try:
+            return _Started(instance, *swarm.join(instance, node.swarm))
+        except lifecycle.SandboxError as e:
+            return _Started(instance, [], str(e))
+    return _Started(instance, [])
+
+
+def _start_all(session: Session, nodes: list[SetupNode]) -> list[_Started]:
+    """Bring every node up; if one cannot start, remove the others and raise its refusal, naming it."""
+    swarm = _Swarm()
+    leader = next((n for n, node in enumerate(nodes) if node.swarm == "manager"), None)
+    # The leader first: the nodes that wait for its tokens hold their threads, the leader must never wait for one.
+    order = sorted(range(len(nodes)), key=lambda n: n != leader)
+    results = _in_parallel([partial(_bring_up, session, nodes[n], swarm, n == leader) for n in order])
+    by_node = dict(zip(order, results, strict=True))
+    outcomes = [by_node[n] for n in range(len(nodes))]
+    failed = [(node, r) for node, r in zip(nodes, outcomes, strict=True) if isinstance(r, Exception)]
+    started = [r for r in outcomes if isinstance(r, _Started)]
     if not failed:
         return started
-    for instance in started:
+    for up in started:
         try:
-            lifecycle.delete_instance(instance)
+            lifecycle.delete_instance(up.instance)
         except lifecycle.SandboxError:
-            log.exception("setup could not remove %s; the sweep will", instance.name)
+            log.exception("setup could not remove %s; the sweep will", up.instance.name)
     node, error = failed[0]
     if not isinstance(error, lifecycle.SandboxError):
         raise error
     refusal = type(error)(f"{node.hostname} could not start: {error}; setup removed the instances it had made")
     raise refusal from error
-
-
-def _remaining(deadline: float) -> float:
-    """Return the seconds left of the setup's SETUP_TIMEOUT; a step started with none left fails at once."""
-    return max(deadline - time.monotonic(), 0.0)
-
-
-def _form_swarm(
-    nodes: list[SetupNode], instances: list[Instance], reports: list[dict[str, Any]], deadline: float
-) -> None:
-    """Init the swarm on the first manager, then join the other managers and the workers to it at once."""
-    roles = [(node.swarm, i) for i, node in enumerate(nodes) if node.swarm]
-    if not roles:
-        return
-    first = next(i for role, i in roles if role == "manager")
-    leader = instances[first]
-    _check(commands.swarm_init(leader, _remaining(deadline)), leader, reports[first]["swarm"])
-    tokens = {
-        role: commands.swarm_join_token(leader, role, _remaining(deadline))
-        for role in {role for role, i in roles if i != first}
-    }
-    joining = [(role, i) for role, i in roles if i != first]
-    timeout = _remaining(deadline)
-    results = _in_parallel(
-        [partial(commands.swarm_join, instances[i], tokens[role], leader, timeout) for role, i in joining]
-    )
-    for (_role, i), result in zip(joining, results, strict=True):
-        if isinstance(result, BaseException):
-            raise result
-        _check(result, instances[i], reports[i]["swarm"])
 
 
 def _run_commands(
@@ -171,15 +225,9 @@ def _run_commands(
     # on another node (a network, a service).
     for node, instance, report in zip(nodes, instances, reports, strict=True):
         for n, command in enumerate(node.run, start=1):
-            result = commands.run(instance, command, _remaining(deadline))
+            result = commands.run(instance, command, max(deadline - time.monotonic(), 0.0))
             report["commands"].append(result.to_json())
             if not result.ok:
                 raise SetupFailed(
                     f"{instance.hostname}: command {n} of {len(node.run)}, {result.describe()}; {_KEPT}", reports
                 )
-
-
-def _check(result: commands.Result, instance: Instance, reported: list[dict[str, Any]]) -> None:
-    reported.append(result.to_json())
-    if not result.ok:
-        raise commands.SwarmFailed(f"{instance.hostname}: {result.describe()}")

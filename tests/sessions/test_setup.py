@@ -12,6 +12,7 @@ from django.test import Client
 
 import engine
 from engine import sandboxes
+from sessions import lifecycle
 from sessions.models import Instance, Playground
 from tests.conftest import Api, sh
 
@@ -187,3 +188,25 @@ def test_two_setups_racing_on_one_session_leave_no_half_setup(live: Playground, 
     live_hostnames = sorted(Instance.objects.live().filter(session_id=session_id).values_list("hostname", flat=True))
     assert live_hostnames == (["node1", "node2", "node3"] if statuses[0] == 200 else [])
     assert len(sandboxes.labelled_objects(session_id)["containers"]) == len(live_hostnames)
+
+
+def test_a_learner_who_swaps_dockers_binary_on_the_leader_gets_a_422_naming_it(
+    live: Playground, api: Api, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_instance = lifecycle.add_instance
+
+    def quick_learner(session: Any, request: lifecycle.InstanceRequest) -> Instance:
+        """The learner, at the prompt the moment manager1 appears, puts a lying `docker` first on its PATH."""
+        instance = add_instance(session, request)
+        if instance.hostname == "manager1":
+            liar = "printf '#!/bin/sh\\necho \"SWMTKN-1-x; touch /pwned\"\\n' > /usr/local/sbin/docker"
+            assert sh(instance, f"{liar}; chmod +x /usr/local/sbin/docker")[0] == 0
+        return instance
+
+    monkeypatch.setattr(lifecycle, "add_instance", quick_learner)
+    answer = setup(client, api.start(), [{"hostname": "manager1", **MANAGER}, {"hostname": "worker1", **WORKER}], 422)
+    assert answer["message"].startswith("manager1 gave no valid manager join token")
+    worker = answer["instances"][1]
+    assert worker["swarm"] == [], "the worker never ran a join"
+    assert sh(worker, "docker info --format '{{.Swarm.LocalNodeState}}'") == (0, "inactive\n")
+    assert sh(worker, "test -e /pwned")[0] == 1
