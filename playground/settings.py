@@ -185,6 +185,10 @@ PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
 # PWD's exec (POST …/instances/{name}/exec): seconds a command may run before it is stopped (422).
 EXEC_TIMEOUT = env.float("EXEC_TIMEOUT", default=60.0)
+# Commands one session may have running through exec at once, per web process (429 past it).
+EXEC_PER_SESSION = env.int("EXEC_PER_SESSION", default=4)
+if EXEC_PER_SESSION < 1:
+    raise ImproperlyConfigured("EXEC_PER_SESSION must be at least 1")
 # PWD's setup (POST /sessions/{id}/setup): instances started at once; seconds for the swarm's steps (from its
 # leader running), then as many for every command together. With no more instances than SETUP_PARALLEL the
 # request lasts up to SANDBOX_READY_TIMEOUT + 2 * SETUP_TIMEOUT: a reverse proxy in front must wait longer than

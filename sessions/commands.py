@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from django.conf import settings
 
 import engine
 from engine import execs
@@ -25,6 +31,16 @@ SWARM_PORT = 2377
 class CommandCutShort(SandboxError):
     status = 422
     code = "command_cut_short"
+
+
+class NotRunning(SandboxError):
+    status = 409
+    code = "instance_not_ready"
+
+
+class TooManyCommands(SandboxError):
+    status = 429
+    code = "too_many_commands"
 
 
 class SwarmFailed(SandboxError):
@@ -71,9 +87,35 @@ def run(instance: Instance, command: list[str], timeout: float) -> Result:
     return Result(command, code, text)
 
 
+# Execs running for clients, per session, in this process: each holds a thread until its command ends.
+_running: Counter[str] = Counter()
+_running_lock = threading.Lock()
+
+
+@contextmanager
+def _exec_slot(session_id: str) -> Iterator[None]:
+    """Hold one of the session's EXEC_PER_SESSION slots, or raise TooManyCommands."""
+    with _running_lock:
+        if _running[session_id] >= settings.EXEC_PER_SESSION:
+            raise TooManyCommands(
+                f"this session already runs {settings.EXEC_PER_SESSION} commands; wait for one to end"
+            )
+        _running[session_id] += 1
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running[session_id] -= 1
+            if not _running[session_id]:
+                del _running[session_id]
+
+
 def exec_status(instance: Instance, command: list[str], timeout: float) -> int:
     """Run a command for a client (PWD's exec) and return its exit code; raise CommandCutShort if it was stopped."""
-    result = run(instance, command, timeout)
+    if instance.state != Instance.State.RUNNING:
+        raise NotRunning(f"{instance.hostname} is still starting; try again once it runs")
+    with _exec_slot(instance.session_id):
+        result = run(instance, command, timeout)
     if result.status_code is None:
         raise CommandCutShort(
             f"in {instance.hostname}, {result.describe()} (a command may take {timeout:g} s and print "

@@ -200,7 +200,9 @@ OPENAPI: dict[str, Any] = {
                         {"type": "object", "properties": {"status_code": {"type": "integer"}}}, "The exit code"
                     ),
                     **ERRORS,
+                    "409": _json(_ref("Error"), "instance_not_ready: it is still starting"),
                     "422": _json(_ref("Error"), "command_cut_short: past EXEC_TIMEOUT or 256 KiB of output"),
+                    "429": _json(_ref("Error"), "too_many_commands: EXEC_PER_SESSION already running"),
                     "503": _json(_ref("Error"), "engine_error"),
                 },
             },

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.db import connection
 from django.test import Client
 
 from sessions.models import Playground
 from tests.conftest import Api, sh
+from tests.processes import wait_until
 
 
 def exec_(client: Client, instance: dict[str, Any], body: Any, status: int = 200) -> dict[str, Any]:
@@ -61,3 +64,31 @@ def test_it_refuses_malformed_commands_and_unknown_instances(live: Playground, a
     assert exec_(client, node, {"command": ["x"] * 257}, status=400)["message"] == "command has more than 256 arguments"
     missing = {**node, "name": "pg-nosuch"}
     assert exec_(client, missing, {"command": ["true"]}, status=404)["error"] == "not_found"
+
+
+def test_it_runs_no_command_in_another_sessions_instance(live: Playground, api: Api, client: Client) -> None:
+    mine, theirs = api.start(), api.add(api.start())
+    answer = exec_(client, {**theirs, "session_id": mine}, {"command": ["touch", "/root/pwned"]}, status=404)
+    assert answer["error"] == "not_found"
+    assert sh(theirs, "test -e /root/pwned")[0] == 1
+
+
+def test_it_bounds_the_commands_a_session_runs_at_once(
+    live: Playground, api: Api, client: Client, settings: Any
+) -> None:
+    settings.EXEC_PER_SESSION = 2
+    node = api.add(api.start())
+
+    def sleeper(_: int) -> int:
+        try:
+            return exec_(Client(), node, {"command": ["sleep", "4"]})["status_code"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        sleeping = pool.map(sleeper, range(2))
+        wait_until(lambda: sh(node, "pgrep -cfx 'sleep 4'")[1].strip() == "2", timeout=10)
+        answer = exec_(client, node, {"command": ["true"]}, status=429)
+        assert answer["message"] == "this session already runs 2 commands; wait for one to end"
+        assert list(sleeping) == [0, 0]
+    assert exec_(client, node, {"command": ["true"]}) == {"status_code": 0}
