@@ -68,7 +68,10 @@
     running = true;
     details.open = false;
     showWhenEmpty();
-    say(`Setting up ${template.title}…`);
+    const started = Date.now();
+    const tick = () => say(`Setting up ${template.title}… ${Math.round((Date.now() - started) / 1000)} s`);
+    tick();
+    const ticker = setInterval(tick, 1000);
     rows.clear();
     progress.replaceChildren(
       ...template.instances.map((instance) => {
@@ -95,6 +98,7 @@
       body = { message: `The server did not answer: ${error.message}` };
     }
     running = false;
+    clearInterval(ticker);
     if (response && response.ok) {
       (body.instances || []).forEach((instance) => mark(instance.hostname, "ready"));
       say(`${template.title}: ready.`);
