@@ -132,7 +132,7 @@ class _Swarm:
         return max(self.deadline - time.monotonic(), 0.0)
 
     def lead(self, leader: Instance) -> list[commands.Result]:
-        """Init the swarm on the leader and fetch both join tokens; then let the other nodes join."""
+        """Init the swarm on the leader, reading both join tokens; then let the other nodes join."""
         self.deadline = time.monotonic() + settings.SETUP_TIMEOUT
         steps: list[commands.Result] = []
         try:
@@ -140,7 +140,7 @@ class _Swarm:
             if not steps[0].ok:
                 self.failure = f"{leader.hostname}: {steps[0].describe()}"
                 return steps
-            self.tokens = {role: commands.swarm_join_token(leader, role, self.left()) for role in ROLES}
+            self.tokens = commands.join_tokens(leader, steps[0])
             self.leader = leader
         except lifecycle.SandboxError as e:  # a lying token, a failing engine
             self.failure = str(e)
@@ -162,9 +162,6 @@ class _Swarm:
             return [], ""  # the leader's own failure is the one reported
         joined = commands.swarm_join(node, self.tokens[role], self.leader, self.left())
         return [joined], "" if joined.ok else f"{node.hostname}: {joined.describe()}"
-
-
-ROLES = ("manager", "worker")
 
 
 @dataclass

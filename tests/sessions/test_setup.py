@@ -53,7 +53,7 @@ def test_it_sets_up_three_managers_and_two_workers(live: Playground, api: Api, c
         "worker1 Ready",
         "worker2 Ready",
     ]
-    assert report[0]["swarm"][0]["command"][:3] == ["docker", "swarm", "init"]
+    assert "docker swarm init" in report[0]["swarm"][0]["command"][-1]
     assert all(i["swarm"][0]["status_code"] == 0 for i in report)
 
 
@@ -205,7 +205,7 @@ def test_a_learner_who_swaps_dockers_binary_on_the_leader_gets_a_422_naming_it(
 
     monkeypatch.setattr(lifecycle, "add_instance", quick_learner)
     answer = setup(client, api.start(), [{"hostname": "manager1", **MANAGER}, {"hostname": "worker1", **WORKER}], 422)
-    assert answer["message"].startswith("manager1 gave no valid manager join token")
+    assert answer["message"].startswith("manager1 gave no valid join tokens")
     worker = answer["instances"][1]
     assert worker["swarm"] == [], "the worker never ran a join"
     assert sh(worker, "docker info --format '{{.Swarm.LocalNodeState}}'") == (0, "inactive\n")
