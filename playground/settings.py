@@ -205,6 +205,20 @@ if INSTANCES_PER_CORE < 1:
     raise ImproperlyConfigured("INSTANCES_PER_CORE must be at least 1")
 PLAYGROUND_DOMAIN = env.str("PLAYGROUND_DOMAIN", default="localhost")
 DEBIAN_MIRROR = env.str("DEBIAN_MIRROR", default="http://deb.debian.org/debian")
+# PWD's exec (POST …/instances/{name}/exec): seconds a command may run before it is stopped (422).
+EXEC_TIMEOUT = env.float("EXEC_TIMEOUT", default=60.0)
+# Commands one session may have running through exec at once, per web process (429 past it).
+EXEC_PER_SESSION = env.int("EXEC_PER_SESSION", default=4)
+if EXEC_PER_SESSION < 1:
+    raise ImproperlyConfigured("EXEC_PER_SESSION must be at least 1")
+# PWD's setup (POST /sessions/{id}/setup): instances started at once; seconds for the swarm's steps (from its
+# leader running), then as many for every command together. With no more instances than SETUP_PARALLEL the
+# request lasts up to SANDBOX_READY_TIMEOUT + 2 * SETUP_TIMEOUT: a reverse proxy in front must wait longer than
+# that for an answer (nginx's proxy_read_timeout defaults to 60 s).
+SETUP_PARALLEL = env.int("SETUP_PARALLEL", default=5)
+if SETUP_PARALLEL < 1:
+    raise ImproperlyConfigured("SETUP_PARALLEL must be at least 1")
+SETUP_TIMEOUT = env.float("SETUP_TIMEOUT", default=60.0)
 # Expiry and reconciliation: a Celery worker, and exactly one beat that runs the sweep every SWEEP_INTERVAL seconds.
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=5.0)
 # An ending claimed longer ago than this is taken over: the worker doing it has died.

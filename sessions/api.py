@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine import daemon
-from sessions import capacity, instancefiles, lifecycle, parsing, stacks, tasks
+from sessions import capacity, commands, instancefiles, lifecycle, parsing, setup, stacks, tasks
 from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
@@ -100,6 +100,28 @@ def instance_create(request: HttpRequest, session_id: str) -> HttpResponse:
     spec = parsing.instance_request(request.body)
     # PWD's docker-machine driver and SDK accept exactly 200 here.
     return JsonResponse(lifecycle.add_instance(session, spec).to_json())
+
+
+@json_api
+@require_POST
+def session_setup(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    nodes = parsing.setup_request(request.body)
+    try:
+        return JsonResponse({"instances": setup.setup_session(session, nodes)})
+    except setup.SetupFailed as e:
+        return JsonResponse({"error": e.code, "message": str(e), "instances": e.instances}, status=e.status)
+
+
+@json_api
+@require_POST
+def instance_exec(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
+    command = parsing.exec_command(request.body)
+    return JsonResponse({"status_code": commands.exec_status(instance, command, settings.EXEC_TIMEOUT)})
 
 
 @json_api

@@ -175,6 +175,25 @@ OPENAPI: dict[str, Any] = {
                 },
             },
         },
+        "/sessions/{session_id}/setup": {
+            "parameters": [SESSION_ID],
+            "post": {
+                "summary": "Set up an empty session from a template: instances at once, a swarm, commands in order",
+                "description": (
+                    "Instances start in parallel; the first is_swarm_manager inits a swarm that the other managers "
+                    "and the workers join; then every instance's run commands run, instance after instance, each "
+                    "in order, stopping at the first that fails (the instances stay). Output is reported capped."
+                ),
+                "requestBody": {"content": {"application/json": {"schema": _ref("Setup")}}},
+                "responses": {
+                    "200": _json(_ref("SetupReport"), "Every instance, its swarm steps and its commands"),
+                    **ERRORS,
+                    "409": _json(_ref("Error"), "session_not_empty, max_instances or hostname_taken"),
+                    "422": _json(_ref("SetupReport"), "setup_failed: which instance and command; what ran so far"),
+                    "503": _json(_ref("Error"), "out_of_capacity or engine_error: nothing is left behind"),
+                },
+            },
+        },
         "/sessions/{session_id}/instances/{name}": {
             "parameters": [SESSION_ID, INSTANCE_NAME],
             "delete": {
@@ -284,6 +303,33 @@ OPENAPI: dict[str, Any] = {
                 },
             },
         },
+        "/sessions/{session_id}/instances/{name}/exec": {
+            "parameters": [SESSION_ID, INSTANCE_NAME],
+            "post": {
+                "summary": "Run a command in the instance to its end; answer its exit code",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+                                "required": ["command"],
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "properties": {"status_code": {"type": "integer"}}}, "The exit code"
+                    ),
+                    **ERRORS,
+                    "409": _json(_ref("Error"), "instance_not_ready: it is still starting"),
+                    "422": _json(_ref("Error"), "command_cut_short: past EXEC_TIMEOUT or 256 KiB of output"),
+                    "429": _json(_ref("Error"), "too_many_commands: EXEC_PER_SESSION already running"),
+                    "503": _json(_ref("Error"), "engine_error"),
+                },
+            },
+        },
         "/instances/images": {
             "get": {
                 "summary": "Images offered for instances",
@@ -314,6 +360,51 @@ OPENAPI: dict[str, Any] = {
             "NewSession": {
                 "type": "object",
                 "properties": {"session_id": {"type": "string"}, "hostname": {"type": "string"}},
+            },
+            "Setup": {
+                "type": "object",
+                "properties": {
+                    "instances": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "hostname": {"type": "string"},
+                                "image": {"type": "string"},
+                                "type": {"const": "linux"},
+                                "is_swarm_manager": {"type": "boolean"},
+                                "is_swarm_worker": {"type": "boolean"},
+                                "run": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                            },
+                        },
+                    }
+                },
+                "required": ["instances"],
+            },
+            "SetupReport": {
+                "type": "object",
+                "properties": {
+                    "error": {"type": "string"},
+                    "message": {"type": "string"},
+                    "instances": {
+                        "type": "array",
+                        "items": {
+                            "allOf": [_ref("Instance")],
+                            "properties": {
+                                "swarm": {"type": "array", "items": _ref("CommandResult")},
+                                "commands": {"type": "array", "items": _ref("CommandResult")},
+                            },
+                        },
+                    },
+                },
+            },
+            "CommandResult": {
+                "type": "object",
+                "properties": {
+                    "command": {"type": "array", "items": {"type": "string"}},
+                    "status_code": {"type": ["integer", "null"], "description": "null: stopped at its deadline"},
+                    "output": {"type": "string", "description": "stdout and stderr, the last 16 KiB"},
+                },
             },
             "NewInstance": {
                 "type": "object",

@@ -13,6 +13,7 @@ from django.core.validators import URLValidator
 
 from engine import tls
 from sessions.lifecycle import BadInput, InstanceRequest, ReservedEnv, StackTooLarge
+from sessions.setup import SetupNode
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600
 # ASCII digits only: str.isdigit() and \d also take "²" or "٣", which float() then refuses or reads.
@@ -148,3 +149,76 @@ def instance_request(raw: bytes) -> InstanceRequest:
         alias=alias,
         **pem,
     )
+
+
+# A command is argv, as PWD's clients send it; these bound what one request can make the platform run.
+MAX_COMMAND_ARGS = 256
+MAX_COMMANDS_PER_INSTANCE = 20
+
+
+def _command(value: Any, label: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(arg, str) for arg in value):
+        raise BadInput(f'{label} must be a non-empty list of strings, e.g. ["sh", "-c", "docker ps"]')
+    if len(value) > MAX_COMMAND_ARGS:
+        raise BadInput(f"{label} has more than {MAX_COMMAND_ARGS} arguments")
+    if any("\0" in arg for arg in value):
+        raise BadInput(f"{label} contains a NUL character")
+    if not value[0]:
+        raise BadInput(f"{label} names no program")
+    return list(value)
+
+
+def exec_command(raw: bytes) -> list[str]:
+    """Parse the body of POST /sessions/{id}/instances/{name}/exec: {"command": [...]}."""
+    return _command(json_body(raw).get("command"), "command")
+
+
+def _flag(node: dict[str, Any], key: str, label: str) -> bool:
+    value = node.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise BadInput(f"{label}.{key} must be true or false")
+    return value
+
+
+def _setup_node(value: Any, n: int) -> SetupNode:
+    label = f"instances[{n}]"
+    if not isinstance(value, dict):
+        raise BadInput(f"{label} must be an object")
+    node = {str(k).lower(): v for k, v in value.items()}
+    hostname = _string(node, "hostname", f"{label}.hostname").lower()
+    if hostname and not _HOSTNAME.match(hostname):
+        raise BadInput(f"{label}.hostname {hostname!r} is not a valid host name (letters, digits and dashes)")
+    kind = _string(node, "type", f"{label}.type").lower()
+    if kind not in ("", "linux"):
+        raise BadInput(f"{label}.type {kind!r}: only linux instances are offered here")
+    manager = _flag(node, "is_swarm_manager", label)
+    worker = _flag(node, "is_swarm_worker", label)
+    if manager and worker:
+        raise BadInput(f"{label} cannot be both a swarm manager and a swarm worker")
+    run = node.get("run") or []
+    if not isinstance(run, list):
+        raise BadInput(f"{label}.run must be a list of commands, each a list of strings")
+    if len(run) > MAX_COMMANDS_PER_INSTANCE:
+        raise BadInput(f"{label}.run has more than {MAX_COMMANDS_PER_INSTANCE} commands")
+    return SetupNode(
+        hostname=hostname,
+        image=_string(node, "image", f"{label}.image") or _string(node, "imagename", f"{label}.image"),
+        swarm="manager" if manager else "worker" if worker else "",
+        run=[_command(command, f"{label}.run[{i}]") for i, command in enumerate(run)],
+    )
+
+
+def setup_request(raw: bytes) -> list[SetupNode]:
+    """Parse the body of POST /sessions/{id}/setup (PWD's): {"instances": [{"hostname", "run", ...}, ...]}."""
+    instances = json_body(raw).get("instances")
+    if not isinstance(instances, list) or not instances:
+        raise BadInput('instances must be a non-empty list of {"hostname", "image", "run": [[...]], ...}')
+    nodes = [_setup_node(value, n) for n, value in enumerate(instances)]
+    hostnames = [node.hostname for node in nodes if node.hostname]
+    if len(set(hostnames)) != len(hostnames):
+        raise BadInput("two instances ask for the same hostname")
+    if any(node.swarm == "worker" for node in nodes) and not any(node.swarm == "manager" for node in nodes):
+        raise BadInput("swarm workers need a swarm manager to join: mark one instance is_swarm_manager")
+    return nodes

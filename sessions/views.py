@@ -67,7 +67,8 @@ def home(request: HttpRequest) -> HttpResponse:
             return error(e.status, e.code, str(e))
         return render(request, "home.html", {"playground": playground, "error": str(e)}, status=e.status)
     if xhr:
-        return JsonResponse({"session_id": session.id, "hostname": playground.domain})
+        # The host[:port] this request reached: PWD's SDK sends every later call, and its WebSocket, there.
+        return JsonResponse({"session_id": session.id, "hostname": request.get_host()})
     return redirect("session-page", session_id=session.id)
 
 

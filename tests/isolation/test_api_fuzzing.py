@@ -17,7 +17,7 @@ from tests.daphne import Daphne, start_daphne, stop_daphne
 # Per operation and phase; about 10 s for either half of the API on 2 cores.
 MAX_EXAMPLES = 15
 # The operations that parse a body (or a key id, an instance name) inside one session, and never end it.
-SESSION_BODIES = r"^/sessions/\{session_id\}/(instances|ssh-keys|extend)"
+SESSION_BODIES = r"^/sessions/\{session_id\}/(instances|ssh-keys|extend|setup)"
 
 
 @pytest.fixture
