@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
 from engine import usage
+from engine.daemon import client
 from sessions.models import Playground
 from terminals import hub, stats
 from tests.conftest import Api, sh
@@ -149,3 +150,20 @@ async def test_one_follower_serves_every_viewer(live: Playground, api: Api, monk
     assert follows == 1
     # One sample each SECONDS, whatever the number of viewers.
     assert asked - before <= seconds / 0.5 + 2
+
+
+async def test_figures_come_back_after_the_sandbox_restarts(
+    live: Playground, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stats, "RETRY_SECONDS", (0.5,))
+    session_id = await sync_to_async(api.start)()
+    instance = await sync_to_async(api.add)(session_id)
+    async with Viewer(session_id) as viewer:
+        await figures(viewer, instance)
+        # Its counters start again from zero: nothing went backwards, nothing failed for good.
+        await asyncio.to_thread(client().api.restart, instance["name"], timeout=0)
+        restarted = time.monotonic()
+        while time.monotonic() - restarted < 5:
+            told = await figures(viewer, instance)
+    assert 0 <= told["cpu_percent"] <= 200 and told["mem_bytes"] > 0
+    assert told["rx_bytes_per_second"] >= 0 and told["tx_bytes_per_second"] >= 0
