@@ -12,6 +12,7 @@ reconciled with the database.
 - images: images built from root file systems, pushed to and removed from registries
 - mirror: where sandboxes find the registry mirror, and the inner engine's configuration that points there
 - tls: the certificates with which a sandbox's inner engine serves its API
+- usage: a sandbox's CPU, memory and network counters, as the engine counts them
 - inner: a client of a sandbox's inner engine API, which the learner controls
 """
 

@@ -6,7 +6,8 @@ to the viewers. A viewer that joins, or that falls behind, is sent the recent ou
 its screen) and then every frame from there on: each viewer's byte offset in the tty's output says what it
 has, so nothing reaches it twice and nothing is skipped in between. Input from all viewers is written in
 arrival order. The tty is sized to the smallest viewer, as in PWD. While anyone views it, the hub also follows
-the instance's published ports (terminals/ports.py) and tells its viewers when they change.
+the instance's published ports (terminals/ports.py) and tells its viewers when they change, and its CPU, memory
+and network use (terminals/stats.py), told every few seconds.
 
 Flow control: a viewer that acknowledges frames has at most WINDOW_BYTES in flight; while one has a full
 window the hub stops reading, the engine stops reading the tty, and the shell waits, so a flood costs
@@ -28,7 +29,7 @@ from django.conf import settings
 
 import engine
 from engine import streams
-from terminals import ports
+from terminals import ports, stats
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ UNACKNOWLEDGED_RATE = 1024 * 1024  # bytes per second
 RETRY_SECONDS = (0.5, 1, 2, 5)
 STABLE_SECONDS = 5
 DEFAULT_SIZE = (80, 24)
-# Ports are followed this long after the last viewer leaves: a page reloaded, even in a loop, finds them known
+# Ports and use are followed this long after the last viewer leaves: a page reloaded, even in a loop, finds them known
 # (unless the hub itself stops sooner: TERMINAL_LINGER, 900 s by default, 0 in tests).
 PORTS_LINGER_SECONDS = 15.0
 # Clear the screen and the scrollback before the recent output, so a reconnecting page does not show it twice.
@@ -263,6 +264,8 @@ class Hub:
         self._linger: asyncio.TimerHandle | None = None
         # The instance's published ports, once known; followed while someone views the instance, and a little after.
         self.ports: list[int] | None = None
+        # The instance's last `instance stats`, likewise.
+        self.stats: dict[str, object] | None = None
         self._following: asyncio.Task[None] | None = None
         self._unfollow_later: asyncio.TimerHandle | None = None
         self._unfollowing: set[asyncio.Task[None]] = set()
@@ -284,12 +287,14 @@ class Hub:
             self._unfollow_later.cancel()
             self._unfollow_later = None
         if self._following is None:
-            self._following = asyncio.create_task(ports.follow(self.instance, self._tell_ports))
+            self._following = asyncio.create_task(self._follow())
         if self._stream is not None:
             await self._tell(viewer, "connect")
             await self.apply_size()
         if self.ports is not None:
             await self._send_ports(viewer, self.ports)
+        if self.stats is not None:
+            await viewer.tell("instance stats", [self.stats])
         return viewer
 
     async def leave(self, viewer: Viewer) -> None:
@@ -362,12 +367,18 @@ class Hub:
             # Event streams are closed before the hub counts as stopped.
             await asyncio.gather(*self._unfollowing, return_exceptions=True)
 
+    async def _follow(self) -> None:
+        """Follow the instance's ports and its use, until cancelled (nobody views it)."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(ports.follow(self.instance, self._tell_ports))
+            group.create_task(stats.follow(self.instance, self._tell_stats))
+
     def _unfollow(self) -> None:
-        """Stop following the instance's ports (nobody views it)."""
+        """Stop following the instance's ports and use (nobody views it)."""
         if self._unfollow_later is not None:
             self._unfollow_later.cancel()
             self._unfollow_later = None
-        following, self._following, self.ports = self._following, None, None
+        following, self._following, self.ports, self.stats = self._following, None, None, None
         if following is not None:
             following.cancel()
             self._unfollowing.add(following)
@@ -433,6 +444,13 @@ class Hub:
 
     async def _send_ports(self, viewer: Viewer, published: list[int]) -> None:
         await viewer.tell("instance docker ports", [{"instance": self.instance, "ports": published}])
+
+    async def _tell_stats(self, use: dict[str, object]) -> None:
+        """Send every viewer the instance's use."""
+        self.stats = use
+        for viewer in list(self.viewers):
+            if viewer in self.viewers:  # not dropped meanwhile
+                await viewer.tell("instance stats", [use])
 
     async def _pump(self, stream: streams.TtyStream) -> None:
         while True:

@@ -51,8 +51,13 @@
   }
 
   // ---- JSON API ----
-  async function call(method, url) {
-    const response = await fetch(url, { method, headers: { "X-Requested-With": "XMLHttpRequest" } });
+  async function call(method, url, payload = undefined) {
+    const init = { method, headers: { "X-Requested-With": "XMLHttpRequest" } };
+    if (payload !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(payload);
+    }
+    const response = await fetch(url, init);
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       const reason = body.message || `${response.status} ${response.statusText}`;
@@ -300,7 +305,9 @@
     tick();
     const timer = setInterval(tick, 1000);
     try {
-      const created = await call("POST", `/sessions/${sid}/instances`);
+      // The image picked in the settings dialog (settings.js), if any; the playground's default otherwise.
+      const image = add.dataset.image;
+      const created = await call("POST", `/sessions/${sid}/instances`, image ? { ImageName: image } : undefined);
       adopt({ name: created.name, hostname: created.hostname, ip: created.ip, proxyHost: created.proxy_host });
       select(created.name);
       say(`${created.hostname} is ready.`);
