@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine import daemon
-from sessions import capacity, commands, instancefiles, lifecycle, parsing, setup, stacks, tasks
+from sessions import capacity, instancefiles, lifecycle, parsing, runs, setup, stacks, tasks
 from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
@@ -121,7 +121,7 @@ def instance_exec(request: HttpRequest, session_id: str, name: str) -> HttpRespo
     record_activity(session.id)
     instance = get_instance(session, name)
     command = parsing.exec_command(request.body)
-    return JsonResponse({"status_code": commands.exec_status(instance, command, settings.EXEC_TIMEOUT)})
+    return JsonResponse({"status_code": runs.exec_status(instance, command, settings.EXEC_TIMEOUT)})
 
 
 @json_api

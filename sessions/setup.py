@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection
 
-from sessions import capacity, commands, lifecycle
+from sessions import capacity, lifecycle, runs
 from sessions.models import Instance, Session
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,16 @@ class _Swarm:
         """Return the seconds left for the swarm's steps; a step started with none left fails at once."""
         return max(self.deadline - time.monotonic(), 0.0)
 
-    def lead(self, leader: Instance) -> list[commands.Result]:
+    def lead(self, leader: Instance) -> list[runs.Result]:
         """Init the swarm on the leader, reading both join tokens; then let the other nodes join."""
         self.deadline = time.monotonic() + settings.SETUP_TIMEOUT
-        steps: list[commands.Result] = []
+        steps: list[runs.Result] = []
         try:
-            steps.append(commands.swarm_init(leader, self.left()))
+            steps.append(runs.swarm_init(leader, self.left()))
             if not steps[0].ok:
                 self.failure = f"{leader.hostname}: {steps[0].describe()}"
                 return steps
-            self.tokens = commands.join_tokens(leader, steps[0])
+            self.tokens = runs.join_tokens(leader, steps[0])
             self.leader = leader
         except lifecycle.SandboxError as e:  # a lying token, a failing engine
             self.failure = str(e)
@@ -153,21 +153,21 @@ class _Swarm:
         self.failure = reason
         self.formed.set()
 
-    def join(self, node: Instance, role: str) -> tuple[list[commands.Result], str]:
+    def join(self, node: Instance, role: str) -> tuple[list[runs.Result], str]:
         """Join the node once the leader has its tokens; return the step and why it failed, if it did."""
         # The leader sets `formed` once started and through its steps, each with a deadline; this is a backstop.
         if not self.formed.wait(settings.SANDBOX_READY_TIMEOUT + 2 * settings.SETUP_TIMEOUT):
             return [], f"{node.hostname}: the swarm's leader took too long to start"
         if self.leader is None:
             return [], ""  # the leader's own failure is the one reported
-        joined = commands.swarm_join(node, self.tokens[role], self.leader, self.left())
+        joined = runs.swarm_join(node, self.tokens[role], self.leader, self.left())
         return [joined], "" if joined.ok else f"{node.hostname}: {joined.describe()}"
 
 
 @dataclass
 class _Started:
     instance: Instance
-    swarm: list[commands.Result]
+    swarm: list[runs.Result]
     swarm_failure: str = ""
 
 
@@ -222,7 +222,7 @@ def _run_commands(
     # on another node (a network, a service).
     for node, instance, report in zip(nodes, instances, reports, strict=True):
         for n, command in enumerate(node.run, start=1):
-            result = commands.run(instance, command, max(deadline - time.monotonic(), 0.0))
+            result = runs.run(instance, command, max(deadline - time.monotonic(), 0.0))
             report["commands"].append(result.to_json())
             if not result.ok:
                 raise SetupFailed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessions import commands
+from sessions import runs
 from sessions.models import Instance, Playground
 from tests.conftest import Api, sh
 
@@ -20,11 +20,11 @@ chmod +x /usr/local/sbin/docker"""
 def test_it_forms_a_swarm_from_a_manager_and_a_worker(live: Playground, api: Api) -> None:
     session_id = api.start()
     manager, worker = (Instance.objects.get(name=api.add(session_id)["name"]) for _ in range(2))
-    init = commands.swarm_init(manager, 30)
+    init = runs.swarm_init(manager, 30)
     assert init.ok, init.output
-    tokens = commands.join_tokens(manager, init)
+    tokens = runs.join_tokens(manager, init)
     assert tokens["worker"] != tokens["manager"]
-    assert commands.swarm_join(worker, tokens["worker"], manager, 30).ok
+    assert runs.swarm_join(worker, tokens["worker"], manager, 30).ok
     assert sh(manager, "docker node ls -q | wc -l") == (0, "2\n")
 
 
@@ -41,13 +41,13 @@ def test_it_refuses_a_join_token_that_is_not_one(live: Playground, api: Api, ans
     instance = Instance.objects.get(name=api.add(api.start())["name"])
     assert sh(instance, LYING_DOCKER.format(answer=answer))[0] == 0
     assert sh(instance, "docker swarm join-token -q worker") == (0, answer + "\n"), "the lie is in place"
-    init = commands.swarm_init(instance, 10)
+    init = runs.swarm_init(instance, 10)
     assert init.ok, "the lying docker says every step went well"
-    with pytest.raises(commands.SwarmFailed, match="gave no valid join tokens"):
-        commands.join_tokens(instance, init)
+    with pytest.raises(runs.SwarmFailed, match="gave no valid join tokens"):
+        runs.join_tokens(instance, init)
 
 
 def test_it_never_passes_a_malformed_token_to_a_command_line(live: Playground, api: Api) -> None:
     instance = Instance.objects.get(name=api.add(api.start())["name"])
-    with pytest.raises(commands.SwarmFailed, match="is not a swarm join token"):
-        commands.swarm_join(instance, f"{TOKEN} --listen-addr 0.0.0.0", instance, 10)
+    with pytest.raises(runs.SwarmFailed, match="is not a swarm join token"):
+        runs.swarm_join(instance, f"{TOKEN} --listen-addr 0.0.0.0", instance, 10)
