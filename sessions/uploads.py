@@ -128,7 +128,7 @@ async def _upload(scope: dict[str, Any], body: Body) -> list[dict[str, Any]]:
     boundary = multipart.boundary(content_type)
     if boundary is not None:
         return await _multipart(name, place, boundary, body)
-    named = url or multipart.filename(b"Content-Disposition: " + headers.get(b"content-disposition", b""))
+    named = url or multipart.filename(headers.get(b"content-disposition", b""))
     if named:
         dest = posixpath.join(place, instancefiles.checked_name(posixpath.basename(named)))
     elif path and not path.endswith("/"):

@@ -49,18 +49,34 @@ def test_it_reads_the_boundary_from_the_content_type() -> None:
     assert multipart.boundary('Multipart/Form-Data; charset=utf-8; boundary="a b"') == b"a b"
     assert multipart.boundary("application/octet-stream") is None
     assert multipart.boundary("multipart/form-data") is None
+    assert multipart.boundary('multipart/form-data; boundary=""') is None
 
 
 def test_it_keeps_only_a_file_name_never_a_folder() -> None:
-    assert multipart.filename(b'Content-Disposition: form-data; filename="../../etc/passwd"') == "passwd"
+    assert multipart.filename(b'form-data; filename="../../etc/passwd"') == "passwd"
+    assert multipart.filename(b'form-data; filename="..\\..\\evil.sh"') == "evil.sh"
+    assert multipart.filename(b'form-data; name="field"') == ""
 
 
-def test_it_refuses_endless_headers() -> None:
+def test_it_reads_a_file_name_in_utf8() -> None:
+    assert multipart.filename('form-data; filename="日本語 ü.txt"'.encode()) == "日本語 ü.txt"
+    assert files(BODY.replace(b"a.txt", "ü.txt".encode()), 5)[1][0] == "ü.txt"
+
+
+@pytest.mark.parametrize(
+    "line", [b"X-Header: a\r\n", b"X-Header: " + b"a" * 1000 + b"\r\n", b"X-Header: " + b"a" * 100]
+)
+def test_it_refuses_endless_headers(line: bytes) -> None:
     parser = multipart.Parser(b"XyZ")
     parser.feed(b"--XyZ\r\n")
     with pytest.raises(multipart.MultipartError):
-        for _ in range(100):
-            parser.feed(b"X-Header: " + b"a" * 1000 + b"\r\n")
+        for _ in range(1000):
+            parser.feed(line)
+
+
+def test_it_refuses_a_body_that_does_not_start_with_its_boundary() -> None:
+    with pytest.raises(multipart.MultipartError):
+        multipart.Parser(b"XyZ").feed(b"--AbC\r\n\r\nx\r\n--AbC--\r\n")
 
 
 def test_a_body_cut_short_is_not_done() -> None:
