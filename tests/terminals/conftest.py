@@ -14,12 +14,14 @@ from typing import Any
 import pyte
 import pytest
 from channels.testing import WebsocketCommunicator
+from playwright.sync_api import Page, sync_playwright
 
 from playground.asgi import application
 from sessions.models import Playground
 from terminals import hub
 from tests.conftest import Api, sh
 from tests.daphne import start_daphne, stop_daphne
+from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 
 # Our own Redis database, so channel-layer groups never mix with another run's (issue 3 → DB 3).
 REDIS_URL = os.environ.get("TERMINALS_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -161,3 +163,14 @@ async def viewing(live: Playground) -> AsyncIterator[Any]:
     yield view
     for viewer in joined:
         await viewer.leave()
+
+
+@pytest.fixture
+def page(daphne_url: str) -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("no Debian chromium: run bin/setup --dev")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=daphne_url)
+        yield context.new_page()
+        browser.close()

@@ -14,7 +14,7 @@ from tests.conftest import sh
 from tests.daphne import start_daphne, stop_daphne
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.terminals.conftest import REDIS_URL
-from tests.terminals.test_browser import page, run, start_with_a_node  # noqa: F401 (the page fixture)
+from tests.terminals.test_browser import run, start_with_a_node
 
 # A drop as the browser makes it when files are dragged from the desktop: a DataTransfer holding File objects.
 DROP = """([names, megabytes]) => {
@@ -36,7 +36,7 @@ def node(on: Page) -> dict[str, str]:
     return {"name": str(on.locator(".pane.active").get_attribute("data-name"))}
 
 
-def test_files_dropped_on_a_terminal_land_where_the_shell_stands(page: Page) -> None:  # noqa: F811
+def test_files_dropped_on_a_terminal_land_where_the_shell_stands(page: Page) -> None:
     start_with_a_node(page)
     run(page, "mkdir -p /srv/drop && cd /srv/drop && echo in-$PWD", "in-/srv/drop")
     page.evaluate("window.progressSeen = 0")
@@ -53,14 +53,14 @@ def test_files_dropped_on_a_terminal_land_where_the_shell_stands(page: Page) -> 
     assert sh(node(page), "wc -c < /srv/drop/big.bin; cat /srv/drop/small.txt")[1] == "62914560\ndropped small.txt\n"
 
 
-def test_a_failed_upload_says_why(page: Page) -> None:  # noqa: F811
+def test_a_failed_upload_says_why(page: Page) -> None:
     start_with_a_node(page)
     run(page, "cd /proc && echo in-$PWD", "in-/proc")
     page.evaluate(DROP, [["x.txt"], 0])
     expect(page.locator(".files-notice.error")).to_contain_text("Upload failed: could not write /proc/x.txt")
 
 
-def test_the_editor_opens_edits_and_saves_a_file(page: Page) -> None:  # noqa: F811
+def test_the_editor_opens_edits_and_saves_a_file(page: Page) -> None:
     start_with_a_node(page)
     sh(
         node(page),

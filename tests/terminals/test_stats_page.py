@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.terminals.test_browser import run, start_with_a_node
-
-
-@pytest.fixture
-def page(daphne_url: str) -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("no Debian chromium: run bin/setup --dev")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=daphne_url)
-        yield context.new_page()
-        browser.close()
 
 
 def sparkline_points(page: Page, kind: str) -> int:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from sessions.models import Playground
-from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 
 # Records every state each progress row goes through, in order.
 FOLLOW_ROWS = """() => {
@@ -22,17 +19,6 @@ FOLLOW_ROWS = """() => {
     if (seen.at(-1) !== row.dataset.state) seen.push(row.dataset.state);
   })).observe(document.getElementById("templates"), { subtree: true, attributes: true, childList: true });
 }"""
-
-
-@pytest.fixture
-def page(daphne_url: str) -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("no Debian chromium: run bin/setup --dev")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=daphne_url)
-        yield context.new_page()
-        browser.close()
 
 
 def start(page: Page) -> None:
