@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/expiry.py
 from bench.start import ROOT, Procfile, start_django, wait_until  # noqa: E402
+from engine.daemon import default
 
 DATA_DIR = ROOT / "var" / "bench-expiry"
 # An ending task that finds the session already ended returns within milliseconds.
@@ -83,7 +84,7 @@ def main() -> None:
         elapsed = time.monotonic() - started
         # Let one more sweep judge the engine, then count what is left behind.
         time.sleep(settings.SWEEP_INTERVAL * 2)
-        leaked = engine_objects.labelled_objects()
+        leaked = engine_objects.labelled_objects(default())
         live_rows = Instance.objects.exclude(state=Instance.State.GONE).count()
     finally:
         processes.stop_all()
@@ -119,8 +120,8 @@ def main() -> None:
     )
     print(f"leaked: {sum(map(len, leaked.values()))} engine objects {leaked}, {live_rows} instance rows not gone")
     for session_id in {*Session.objects.values_list("pk", flat=True)}:
-        if engine_objects.labelled_objects(session_id) != {"containers": [], "volumes": [], "networks": []}:
-            engine_objects.remove_session_objects(session_id)
+        if engine_objects.labelled_objects(default(), session_id) != {"containers": [], "volumes": [], "networks": []}:
+            engine_objects.remove_session_objects(default(), session_id)
 
 
 def percentile(values: list[float], p: int) -> float:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/mirror_pulls.py
 from bench.start import one_instance, read_only_mirror, start_django  # noqa: E402
+from engine.daemon import default
 
 
 def timed(what: Callable[[], object]) -> float:
@@ -33,7 +34,7 @@ def timed_exec(instance: str, script: str) -> float:
     from engine import execs
 
     started = time.monotonic()
-    code, output = execs.exec_run(instance, ["sh", "-c", script], timeout=300)
+    code, output = execs.exec_run(default(), instance, ["sh", "-c", script], timeout=300)
     assert code == 0, output.decode(errors="replace")
     return time.monotonic() - started
 

@@ -27,6 +27,7 @@ start_django()
 from django.conf import settings  # noqa: E402
 
 from engine import execs  # noqa: E402
+from engine.daemon import default  # noqa: E402
 from engine.names import direct_host  # noqa: E402
 from sessions.models import Instance  # noqa: E402
 
@@ -132,7 +133,7 @@ def serving_instance() -> Iterator[Instance]:
         with read_only_mirror():
             instance = stack.enter_context(one_instance())
             script = f"{BUILD_BUSYBOX} && {SERVE} && {SERVE_KEEPALIVE} && {SERVE_NGINX}"
-            code, output = execs.exec_run(instance.name, ["sh", "-c", script])
+            code, output = execs.exec_run(default(), instance.name, ["sh", "-c", script])
         if code != 0:
             raise SystemExit(output.decode())
         yield instance

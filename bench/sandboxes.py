@@ -93,7 +93,7 @@ def platform(root: Path, count: int) -> tuple[list[float], list[float]]:
             lifecycle.add_instance(session, lifecycle.InstanceRequest())
             seconds.append(time.monotonic() - start)
         time.sleep(IDLE)
-        api = daemon.client().api
+        api = daemon.default().client().api
         memory = [
             idle_memory_mib(int(api.inspect_container(i.name)["State"]["Pid"]))
             for s in sessions

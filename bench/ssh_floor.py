@@ -37,6 +37,7 @@ from bench.ssh_gateway import (  # noqa: E402
     throughput,
 )
 from engine import streams  # noqa: E402
+from engine.daemon import default  # noqa: E402
 from gateway.server import CIPHERS  # noqa: E402
 
 _ZEROS = bytes(256 * 1024)
@@ -113,7 +114,7 @@ async def serve() -> None:
 
 async def engine_echo(container: str) -> float:
     """Echo one byte at a time through `cat` over the exec socket; return the median round trip in ms."""
-    stream = await streams.open_exec(container, ["cat"], tty=False)
+    stream = await streams.open_exec(default(), container, ["cat"], tty=False)
     times = []
     for i in range(ECHOES + 20):
         start = time.perf_counter()

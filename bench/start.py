@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,10 +20,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from engine.daemon import default
+
 if TYPE_CHECKING:
     from sessions.models import Instance
 
 ROOT = Path(__file__).resolve().parent.parent
+# Debian's chromium, launched as the browser tests launch it (never a downloaded browser).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def start_django(root: Path = ROOT, env: Mapping[str, str] | None = None, own_deployment: bool = True) -> None:
@@ -66,7 +79,7 @@ def read_only_mirror() -> Iterator[None]:
     from mirror import registry
     from sessions import firewall
 
-    addresses.ensure_address()
+    addresses.ensure_address(default())
     host = addresses.mirror_host()
     with registry.running(host, read_only=True) as mirror:
         settings.MIRROR_PORT = int(mirror.rpartition(":")[2])
@@ -128,3 +141,38 @@ def wait_until(condition: Callable[[], object], timeout: float, interval: float 
         if time.monotonic() > deadline:
             raise TimeoutError(f"still not true after {timeout} s: {condition.__doc__ or condition}")
         time.sleep(interval)
+
+
+def start_daphne(app: str = "playground.asgi:application", scheme: str = "http") -> tuple[subprocess.Popen[bytes], str]:
+    """Serve app with Daphne on a free loopback port, with this process's environment; return it and its base URL."""
+    return serve_on_free_port([sys.executable, "-m", "daphne", "--fd", "{fd}", app], scheme)
+
+
+def serve_on_free_port(argv: list[str], scheme: str = "http") -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server on a listening socket it inherits ("{fd}" in argv); return it and its base URL."""
+    servers, base = serve_many_on_free_port(argv, 1, scheme)
+    return servers[0], base
+
+
+def serve_many_on_free_port(
+    argv: list[str], processes: int, scheme: str = "http"
+) -> tuple[list[subprocess.Popen[bytes]], str]:
+    """Start that many servers sharing one listening socket they inherit ("{fd}" in argv), the kernel handing each
+    connection to whichever accepts first; return them and their base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    fd = listener.fileno()
+    servers = [
+        subprocess.Popen(
+            [arg.format(fd=fd) for arg in argv],
+            cwd=ROOT,
+            pass_fds=[fd],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
+    port = listener.getsockname()[1]
+    listener.close()
+    return servers, f"{scheme}://127.0.0.1:{port}"

@@ -22,6 +22,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from engine.daemon import default
+
 if TYPE_CHECKING:
     from engine.streams import TtyStream
 
@@ -113,7 +115,7 @@ class Bare(SansIoWebSocket):
     async def bridge(self, instance: str) -> None:
         from engine import streams
 
-        stream = await streams.open_tty(instance)
+        stream = await streams.open_tty(default(), instance)
         try:
             self.tty = stream
             for data in self.pending:

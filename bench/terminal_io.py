@@ -16,7 +16,6 @@ import fcntl
 import json
 import os
 import pty
-import socket
 import statistics
 import struct
 import subprocess
@@ -29,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as bench/terminal_io.py
 from bench.measure import SANDBOX_ENGINE, docker_argv  # noqa: E402
-from bench.start import ROOT, one_instance, start_django  # noqa: E402
+from bench.start import CHROMIUM, CHROMIUM_ARGS, ROOT, one_instance, serve_on_free_port, start_daphne, start_django  # noqa: E402
 
 start_django(
     env={
@@ -52,21 +51,12 @@ from bench.terminal_client import (  # noqa: E402
     read_until,
 )
 from engine import execs  # noqa: E402
+from engine.daemon import default  # noqa: E402
 
 ECHO_SAMPLES = 300
 ECHO_ROUNDS = 5
 FLOOD_BYTES = 100_000_000
 FLOOD = f"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY | head -c {FLOOD_BYTES}; echo EN''D\r"
-# Debian's chromium, launched as the browser tests launch it (never a downloaded browser).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 class RawPty:
@@ -200,28 +190,6 @@ async def page_under_flood(base: str, session_id: str, server_pid: int) -> None:
     )
 
 
-def start_daphne(app: str = "playground.asgi:application") -> tuple[subprocess.Popen[bytes], str]:
-    return serve_on_free_port([sys.executable, "-m", "daphne", "--fd", "{fd}", app])
-
-
-def serve_on_free_port(argv: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a server on a listening socket it inherits ("{fd}" in argv); return it and its ws:// base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    fd = listener.fileno()
-    server = subprocess.Popen(
-        [arg.format(fd=fd) for arg in argv],
-        cwd=ROOT,
-        pass_fds=[fd],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    port = listener.getsockname()[1]
-    listener.close()
-    return server, f"ws://127.0.0.1:{port}"
-
-
 def start_terminado(instance: str) -> tuple[subprocess.Popen[bytes], int]:
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "terminado_server.py"), instance],
@@ -286,9 +254,9 @@ async def floor_rounds(session_id: str, instance: str) -> None:
     """Measure what Daphne costs: a bare asyncio WebSocket server in its place, and both servers answering alone."""
     floor = [sys.executable, str(ROOT / "bench" / "terminal_floor.py")]
     servers = {
-        "bridge": serve_on_free_port([*floor, "bridge", "{fd}", instance]),
-        "bare echo": serve_on_free_port([*floor, "echo", "{fd}"]),
-        "daphne echo": start_daphne("bench.terminal_floor:echo_app"),
+        "bridge": serve_on_free_port([*floor, "bridge", "{fd}", instance], "ws"),
+        "bare echo": serve_on_free_port([*floor, "echo", "{fd}"], "ws"),
+        "daphne echo": start_daphne("bench.terminal_floor:echo_app", "ws"),
     }
     await asyncio.sleep(2)  # all up
     try:
@@ -313,7 +281,7 @@ async def floor_rounds(session_id: str, instance: str) -> None:
 
 
 async def run(session_id: str, instance: str) -> None:
-    daphne, base = start_daphne()
+    daphne, base = start_daphne(scheme="ws")
     open_ours = partial(PageTerminal.open, base, session_id, instance)
     terminado, terminado_port = start_terminado(instance)
     await asyncio.sleep(2)  # both servers up
@@ -330,7 +298,7 @@ async def run(session_id: str, instance: str) -> None:
         print(f"echo p50, raw docker exec -it vs ours, {ECHO_ROUNDS} alternating rounds:", flush=True)
         ratios = await echo_rounds("ours", open_ours, instance)
         await floor_rounds(session_id, instance)
-        execs.exec_run(instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
+        execs.exec_run(default(), instance, ["sh", "-c", f"yes {'x' * 63} | head -c {FLOOD_BYTES} > /tmp/big"])
         print("web server peak RSS while a slow viewer (1 frame / 20 ms) is sent `cat` of 100 MB for 15 s:")
         idle = rss_mib(daphne.pid)
         acked = await slow_viewer_peak(base, session_id, instance, daphne.pid, acknowledge=True)

@@ -4,7 +4,7 @@ A plain package, below every Django app: it may read django.conf.settings, never
 Every object created here carries labels naming its session (and instance), so the engine can always be
 reconciled with the database.
 
-- daemon: the client of the engine at SANDBOX_ENGINE, where it listens, its labels, the pool async callers use
+- daemon: a Docker engine by its address (Daemon): its clients, where it listens; labels; the pool async callers use
 - names: what a session id becomes in the names of networks, containers, host names and ssh users
 - sandboxes: session networks, and the sandboxes' containers from start to removal
 - execs: a command run to its end inside a sandbox, with a deadline and an output cap
@@ -29,6 +29,10 @@ class EngineError(Exception):
     """The Docker Engine failed or is unreachable."""
 
 
+class Unreachable(EngineError, DockerException):
+    """The engine did not answer the making of its client; the SDK's error too, so code catching those is unchanged."""
+
+
 class OutOfCapacity(EngineError):
     """The engine has no room (addresses, memory) for another sandbox."""
 
@@ -38,4 +42,11 @@ class NotReady(EngineError):
 
 
 class ExecCutShort(EngineError):
-    """A command inside a sandbox outran its deadline or printed more than its limit; it was stopped."""
+    """A command inside a sandbox outran its deadline or printed more than its limit; it was stopped.
+
+    `printed_too_much` tells which, so nobody reads it back from the message.
+    """
+
+    def __init__(self, message: str, *, printed_too_much: bool = False) -> None:
+        super().__init__(message)
+        self.printed_too_much = printed_too_much

@@ -1,4 +1,4 @@
-"""The engine's daemon at SANDBOX_ENGINE: the client that speaks to it, where it listens, its labels, a thread pool."""
+"""A Docker engine (Daemon): the clients that speak to it, where it listens; labels; the pool async callers use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import docker
@@ -16,7 +17,7 @@ from django.conf import settings
 from docker.errors import APIError, DockerException, NotFound
 from docker.utils import parse_host
 
-from engine import ENGINE_ERRORS, EngineError
+from engine import ENGINE_ERRORS, EngineError, Unreachable
 
 LABEL_SESSION = "playground.session"
 LABEL_INSTANCE = "playground.instance"
@@ -25,44 +26,118 @@ LABEL_RECIPE = "playground.recipe"
 # Several deployments (a dev server and a test run, say) may share one engine; each reconciles only its own.
 LABEL_DEPLOYMENT = "playground.deployment"
 
-
-@functools.cache
-def client() -> docker.DockerClient:
-    return docker.DockerClient(base_url=settings.SANDBOX_ENGINE, timeout=120, max_pool_size=32)
+_T = TypeVar("_T")
 
 
-@functools.cache
-def api_with_timeout(seconds: int) -> docker.APIClient:
-    """Return a low-level client whose calls give up after seconds (one is kept per distinct timeout)."""
-    return docker.APIClient(base_url=settings.SANDBOX_ENGINE, timeout=seconds)
+@dataclass(frozen=True)
+class Daemon:
+    """One Docker engine, by its address; every call on a session's sandboxes names the engine it goes to.
+
+    Its clients are kept per address (and per timeout), so making a Daemon is free and two equal ones share them.
+    """
+
+    url: str
+
+    def client(self) -> docker.DockerClient:
+        """Return the engine's client; raise EngineError when the engine does not answer its making."""
+        return _made(_client, self.url)
+
+    def api(self, seconds: int) -> docker.APIClient:
+        """Return a low-level client whose calls give up after seconds (one is kept per engine and timeout)."""
+        return _made(_api, self.url, seconds)
+
+    def ping(self, timeout: int = 10) -> bool:
+        """Tell whether the engine answers within timeout seconds (a hung engine must not hang a health check)."""
+        return self.problem(timeout) is None
+
+    def problem(self, timeout: int = 10) -> str | None:
+        """Return why the engine does not answer a ping within timeout seconds, or None when it does."""
+        try:
+            return None if self.api(timeout).ping() else "it answered the ping with an error"
+        except (*ENGINE_ERRORS, OSError) as e:
+            return str(e) or type(e).__name__
+
+    def data_root(self) -> str:
+        """Return the directory in which the engine keeps containers and volumes (the sandboxes' disks)."""
+        return _data_root(self.url)
+
+    def check_user_namespaces(self) -> None:
+        """Refuse an engine whose containers would run as the host's root (checked once per process)."""
+        _check_user_namespaces(self.url)
+
+    def address(self) -> str | tuple[str, int]:
+        """Return where the engine listens, a unix socket's path or a host and port; raise EngineError for others.
+
+        Terminals and ssh sessions speak to the engine over connections of their own (see streams), which know
+        unix sockets and plain TCP only: an engine the SDK would reach over ssh:// or TLS is refused.
+        """
+        return _address(self.url)
+
+    def connect(self, deadline: float) -> socket.socket:
+        """Open a blocking connection to the engine, giving up at the deadline (time.monotonic())."""
+        timeout = max(deadline - time.monotonic(), 0.001)
+        where = self.address()
+        if not isinstance(where, str):
+            return socket.create_connection(where, timeout=timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(where)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    async def open_connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Open an asyncio stream to the engine."""
+        where = self.address()
+        if isinstance(where, str):
+            return await asyncio.open_unix_connection(where)
+        return await asyncio.open_connection(*where)
 
 
-def ping() -> bool:
+def default() -> Daemon:
+    """Return the engine at SANDBOX_ENGINE: where images are built and where a deployment of one engine runs all."""
+    return Daemon(settings.SANDBOX_ENGINE)
+
+
+def _made(make: Callable[..., _T], url: str, *args: Any) -> _T:
+    # Making a client asks the engine for its API version, so an engine that does not answer fails here, outside
+    # the callers' try blocks: as an EngineError it stops only what was asked of that engine (a start, one engine's
+    # sweep), not the whole request (a 500) or sweep.
     try:
-        return bool(client().ping())
-    except (*ENGINE_ERRORS, OSError):
-        return False
-
-
-@functools.cache
-def data_root() -> str:
-    """Return the directory in which the engine keeps containers and volumes (the sandboxes' disks)."""
-    try:
-        return str(client().info()["DockerRootDir"])
-    except (*ENGINE_ERRORS, KeyError) as e:
-        raise EngineError(f"the sandbox engine at {settings.SANDBOX_ENGINE} does not answer: {e}") from e
-
-
-@functools.cache
-def check_user_namespaces() -> None:
-    """Refuse an engine whose containers would run as the host's root (checked once per process)."""
-    try:
-        options = client().info().get("SecurityOptions") or []
+        return make(url, *args)
     except ENGINE_ERRORS as e:
-        raise EngineError(f"the sandbox engine at {settings.SANDBOX_ENGINE} does not answer: {e}") from e
+        raise Unreachable(f"the sandbox engine at {url} does not answer: {e}") from e
+
+
+@functools.cache
+def _client(url: str) -> docker.DockerClient:
+    return docker.DockerClient(base_url=url, timeout=120, max_pool_size=32)
+
+
+@functools.cache
+def _api(url: str, seconds: int) -> docker.APIClient:
+    return docker.APIClient(base_url=url, timeout=seconds)
+
+
+@functools.cache
+def _data_root(url: str) -> str:
+    try:
+        return str(_client(url).info()["DockerRootDir"])
+    except (*ENGINE_ERRORS, KeyError) as e:
+        raise EngineError(f"the sandbox engine at {url} does not answer: {e}") from e
+
+
+@functools.cache
+def _check_user_namespaces(url: str) -> None:
+    try:
+        options = _client(url).info().get("SecurityOptions") or []
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"the sandbox engine at {url} does not answer: {e}") from e
     if not any("name=userns" in option for option in options):
         raise EngineError(
-            f"the engine at {settings.SANDBOX_ENGINE} runs containers without user namespaces, so a learner "
+            f"the engine at {url} runs containers without user namespaces, so a learner "
             "would be root on the host: use the sandbox engine (compose/engine/start)"
         )
 
@@ -75,53 +150,26 @@ def labels(session_id: str, role: str, instance: str = "") -> dict[str, str]:
     return found
 
 
-def address() -> str | tuple[str, int]:
-    """Return where the engine listens, a unix socket's path or a host and port; raise EngineError for others.
-
-    Terminals and ssh sessions speak to the engine over connections of their own (see streams), which know
-    unix sockets and plain TCP only: an engine the SDK would reach over ssh:// or TLS is refused.
-    """
-    return _address(settings.SANDBOX_ENGINE)
+def check_address(url: str) -> None:
+    """Raise EngineError unless url is an engine address the platform can reach (unix:// or tcp://)."""
+    _address(url)
 
 
 @functools.cache
 def _address(url: str) -> str | tuple[str, int]:
     try:
         parsed = urlparse(parse_host(url))
-    except DockerException as e:
-        raise EngineError(f"SANDBOX_ENGINE={url!r} is not a Docker engine address: {e}") from e
+        port = parsed.port if parsed.scheme == "http" else None
+    except (DockerException, ValueError) as e:  # ValueError: a port past 65535
+        raise EngineError(f"{url!r} is not a Docker engine address: {e}") from e
     if parsed.scheme == "http+unix":
         return parsed.path
-    if parsed.scheme == "http" and parsed.hostname and parsed.port:
-        return parsed.hostname, parsed.port
+    if parsed.scheme == "http" and parsed.hostname and port:
+        return parsed.hostname, port
     raise EngineError(
-        f"SANDBOX_ENGINE={url!r}: the platform reaches its engine over a unix socket (unix:///path) or plain "
+        f"{url!r}: the platform reaches its engines over a unix socket (unix:///path) or plain "
         "TCP (tcp://host:port) only, not over ssh:// or TLS; forward the engine's socket to this host instead"
     )
-
-
-def connect(deadline: float) -> socket.socket:
-    """Open a blocking connection to the engine, giving up at the deadline (time.monotonic())."""
-    timeout = max(deadline - time.monotonic(), 0.001)
-    where = address()
-    if not isinstance(where, str):
-        return socket.create_connection(where, timeout=timeout)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(where)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-async def open_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open an asyncio stream to the engine."""
-    where = address()
-    if isinstance(where, str):
-        return await asyncio.open_unix_connection(where)
-    return await asyncio.open_connection(*where)
 
 
 # Async callers (consumers, the ssh gateway) reach the blocking SDK through this bounded pool.

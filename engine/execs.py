@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 
 from engine import ENGINE_ERRORS, EngineError, ExecCutShort
-from engine.daemon import api_with_timeout, client, connect
+from engine.daemon import Daemon
 from engine.streams import Frames
 
 log = logging.getLogger(__name__)
@@ -22,25 +22,27 @@ log = logging.getLogger(__name__)
 EXEC_OUTPUT_LIMIT = 256 * 1024
 
 
-def exec_run(name: str, cmd: list[str], timeout: float = 60.0, limit: int = EXEC_OUTPUT_LIMIT) -> tuple[int, bytes]:
+def exec_run(
+    daemon: Daemon, name: str, cmd: list[str], timeout: float = 60.0, limit: int = EXEC_OUTPUT_LIMIT
+) -> tuple[int, bytes]:
     """Run a command inside a sandbox; return its exit code (-1 if unknown) and output, or raise ExecCutShort."""
     # A learner owns everything inside the sandbox, its `docker` binary included: the deadline holds even when
     # the command prints nothing, and output past the limit is never read.
     deadline = time.monotonic() + timeout
     # Whole seconds: one client per distinct timeout is kept.
-    api = api_with_timeout(max(1, math.ceil(timeout)))
+    api = daemon.api(max(1, math.ceil(timeout)))
     try:
         exec_id = api.exec_create(name, cmd)["Id"]
-        output = _exec_output(api, exec_id, deadline, limit)
+        output = _exec_output(daemon, api, exec_id, deadline, limit)
         return _exec_exit_code(api, exec_id, deadline), output
     except ExecCutShort as e:
         _kill_exec(api, exec_id)
-        raise ExecCutShort(f"{cmd[0]} in {name}: {e}") from None
+        raise ExecCutShort(f"{cmd[0]} in {name}: {e}", printed_too_much=e.printed_too_much) from None
     except (*ENGINE_ERRORS, EngineError, OSError) as e:
         raise EngineError(f"exec in {name} failed: {e}") from e
 
 
-def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: int) -> bytes:
+def _exec_output(daemon: Daemon, api: docker.APIClient, exec_id: str, deadline: float, limit: int) -> bytes:
     """Start the exec and return its stdout and stderr once it ends; raise ExecCutShort past deadline or limit."""
     body = json.dumps({"Detach": False, "Tty": False}).encode()
     head = (
@@ -48,7 +50,7 @@ def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: in
         f"Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
-    with connect(deadline) as sock:
+    with daemon.connect(deadline) as sock:
         sock.sendall(head.encode() + body)
         received, chunk = bytearray(), memoryview(bytearray(64 * 1024))
         while b"\r\n\r\n" not in received:
@@ -67,7 +69,7 @@ def _exec_output(api: docker.APIClient, exec_id: str, deadline: float, limit: in
                 for part in parts:
                     output += part
             if len(output) + max(frames.pending - 8, 0) > limit:
-                raise ExecCutShort(f"printed more than {limit} bytes")
+                raise ExecCutShort(f"printed more than {limit} bytes", printed_too_much=True)
             n = _recv_into(sock, frames.room(), deadline)
             if not n:
                 return bytes(output)
@@ -98,9 +100,9 @@ def _exec_exit_code(api: docker.APIClient, exec_id: str, deadline: float) -> int
         time.sleep(0.02)
 
 
-def stop_exec(exec_id: str) -> None:
+def stop_exec(daemon: Daemon, exec_id: str) -> None:
     """Kill a process started with streams.open_exec that outran its deadline or its output cap."""
-    _kill_exec(client().api, exec_id)
+    _kill_exec(daemon.client().api, exec_id)
 
 
 def _kill_exec(api: docker.APIClient, exec_id: str) -> None:

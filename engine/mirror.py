@@ -15,7 +15,7 @@ from docker.errors import APIError
 from docker.types import IPAMConfig, IPAMPool
 
 from engine import EngineError
-from engine.daemon import LABEL_ROLE, client
+from engine.daemon import LABEL_ROLE, Daemon
 
 MIRROR_NETWORK = "playground-mirror"
 
@@ -31,10 +31,10 @@ def mirror_host() -> str:
     return settings.MIRROR_HOST or str(mirror_subnet().network_address + 1)
 
 
-def ensure_address() -> None:
+def ensure_address(daemon: Daemon) -> None:
     """Make sure the host holds the mirror's address (by default a bridge of its own on the pool's last /24)."""
     if not settings.MIRROR_HOST:
-        ensure_host_network(MIRROR_NETWORK, str(mirror_subnet()))
+        ensure_host_network(daemon, MIRROR_NETWORK, str(mirror_subnet()))
 
 
 def sandbox_daemon_config() -> dict[str, Any]:
@@ -55,11 +55,11 @@ def sandbox_files() -> dict[str, bytes]:
     return {"/etc/docker/daemon.json": json.dumps(sandbox_daemon_config(), indent=2).encode()}
 
 
-def ensure_host_network(name: str, subnet: str) -> None:
+def ensure_host_network(daemon: Daemon, name: str, subnet: str) -> None:
     """Create a bridge network on subnet unless it exists, so the host holds the subnet's first address."""
-    api = client().api
+    api = daemon.client().api
     try:
-        if _network_exists(name):
+        if _network_exists(daemon, name):
             return
         api.create_network(
             name,
@@ -72,12 +72,12 @@ def ensure_host_network(name: str, subnet: str) -> None:
         # A concurrent start (the mirror's and the offline notice's processes, say) created it first: the engine
         # answers 409 for the name, or "Pool overlaps" for the subnet while the other create is still landing.
         for _ in range(20):
-            if _network_exists(name):
+            if _network_exists(daemon, name):
                 return
             time.sleep(0.1)
         raise EngineError(f"could not create network {name} on {subnet}: {e.explanation}") from e
 
 
-def _network_exists(name: str) -> bool:
+def _network_exists(daemon: Daemon, name: str) -> bool:
     # The engine's name filter matches substrings.
-    return any(n["Name"] == name for n in client().api.networks(names=[name]))
+    return any(n["Name"] == name for n in daemon.client().api.networks(names=[name]))

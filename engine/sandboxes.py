@@ -10,6 +10,7 @@ import random
 import re
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +25,7 @@ from engine.daemon import (
     LABEL_DEPLOYMENT,
     LABEL_INSTANCE,
     LABEL_SESSION,
-    check_user_namespaces,
-    client,
-    data_root,
+    Daemon,
     labels,
     raise_if_any,
     remove_quietly,
@@ -56,19 +55,39 @@ def volume_name(instance_name: str) -> str:
     return f"{instance_name}-docker"
 
 
-def _used_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+Subnet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _used_subnets(daemon: Daemon, skip: str = "") -> list[Subnet]:
     used = []
-    for net in client().api.networks():
+    for net in daemon.client().api.networks():
+        if net.get("Name") == skip:
+            continue
         for cfg in (net.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Subnet"):
                 used.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
     return used
 
 
-def create_session_network(session_id: str) -> None:
-    """Create the bridge network private to one session, on a free subnet of the pool."""
+def _neighbours_subnets(neighbours: Sequence[Daemon]) -> list[Subnet]:
+    """Return the subnets the neighbours use; one that does not answer is down and holds none that matters."""
+    used: list[Subnet] = []
+    for neighbour in neighbours:
+        try:
+            used += _used_subnets(neighbour)
+        except ENGINE_ERRORS as e:
+            log.warning("could not list the networks of the engine at %s: %s", neighbour.url, e)
+    return used
+
+
+def create_session_network(daemon: Daemon, session_id: str, neighbours: Sequence[Daemon] = ()) -> None:
+    """Create the bridge network private to one session, on a free subnet of the pool.
+
+    Neighbours are the other engines on the same host: their bridges share its routes, so their subnets are
+    taken too.
+    """
     try:
-        used = _used_subnets()
+        used = _used_subnets(daemon) + _neighbours_subnets(neighbours)
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not list the engine's networks: {e}") from e
     pool = ipaddress.ip_network(settings.SANDBOX_SUBNET_POOL)
@@ -83,7 +102,7 @@ def create_session_network(session_id: str) -> None:
     for subnet in free:
         ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))])
         try:
-            client().api.create_network(
+            daemon.client().api.create_network(
                 names.network(session_id),
                 driver="bridge",
                 ipam=ipam,
@@ -92,12 +111,17 @@ def create_session_network(session_id: str) -> None:
                 # The platform's firewall rules (sessions/firewall.py) match session bridges by this prefix.
                 options={"com.docker.network.bridge.name": names.bridge(session_id)},
             )
-            return
         except APIError as e:
             # Another process took this subnet between our listing and our create: try the next one.
             if "overlap" in str(e).lower():
                 continue
             raise EngineError(f"could not create the session network: {e.explanation}") from e
+        # A neighbour's session took the same subnet at the same moment (engines do not see each other's):
+        # give it up and take another; of two that clash, each does, and each picks at random again.
+        if any(subnet.overlaps(u) for u in _neighbours_subnets(neighbours)):
+            raise_if_any([remove_quietly("network", daemon.client().api.remove_network, names.network(session_id))])
+            continue
+        return
     raise OutOfCapacity("no free subnet left in SANDBOX_SUBNET_POOL")
 
 
@@ -133,17 +157,17 @@ def _security() -> dict[str, Any]:
     }
 
 
-def run_sandbox(spec: SandboxSpec) -> str:
+def run_sandbox(daemon: Daemon, spec: SandboxSpec) -> str:
     """Start a docker-in-docker container and return its IP on the session network."""
-    api = client().api
+    api = daemon.client().api
     volume = volume_name(spec.name)
     net = names.network(spec.session_id)
-    check_user_namespaces()
+    daemon.check_user_namespaces()
     security = _security()
     # docker-py has no argument for these; they go into the host config as the engine names them.
     paths = {key: security.pop(key) for key in ("ReadonlyPaths", "MaskedPaths")}
     try:
-        client().volumes.create(volume, labels=labels(spec.session_id, "sandbox-storage", spec.name))
+        daemon.client().volumes.create(volume, labels=labels(spec.session_id, "sandbox-storage", spec.name))
         host_config = api.create_host_config(
             binds={volume: {"bind": "/var/lib/docker", "mode": "rw"}},
             network_mode=net,
@@ -177,10 +201,10 @@ def run_sandbox(spec: SandboxSpec) -> str:
         api.start(spec.name)
         return str(api.inspect_container(spec.name)["NetworkSettings"]["Networks"][net]["IPAddress"])
     except ImageNotFound as e:
-        remove_sandbox(spec.name)
+        remove_sandbox(daemon, spec.name)
         raise EngineError(f"image {spec.image} is not on this engine; run the set-up to build it") from e
     except (*ENGINE_ERRORS, KeyError) as e:
-        remove_sandbox(spec.name)
+        remove_sandbox(daemon, spec.name)
         raise EngineError(f"could not start the sandbox: {e}") from e
 
 
@@ -207,40 +231,42 @@ def _tar(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def wait_ready(name: str, timeout: float) -> None:
+def wait_ready(daemon: Daemon, name: str, timeout: float) -> None:
     """Return once the sandbox's inner `docker info` succeeds; raise NotReady after timeout seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            code, _ = exec_run(name, ["docker", "info"], timeout=max(1.0, min(10.0, deadline - time.monotonic())))
+            code, _ = exec_run(
+                daemon, name, ["docker", "info"], timeout=max(1.0, min(10.0, deadline - time.monotonic()))
+            )
         except EngineError:
             code = -1
-            if not _is_running(name):
-                raise NotReady(f"{name} stopped while starting: {_exit_state(name)}") from None
+            if not _is_running(daemon, name):
+                raise NotReady(f"{name} stopped while starting: {_exit_state(daemon, name)}") from None
         if code == 0:
             return
         time.sleep(0.1)
     raise NotReady(f"{name}: the inner Docker engine did not answer within {timeout:.0f}s")
 
 
-def _is_running(name: str) -> bool:
+def _is_running(daemon: Daemon, name: str) -> bool:
     try:
-        return bool(client().api.inspect_container(name)["State"]["Running"])
+        return bool(daemon.client().api.inspect_container(name)["State"]["Running"])
     except ENGINE_ERRORS:
         return False
 
 
-def _exit_state(name: str) -> str:
+def _exit_state(daemon: Daemon, name: str) -> str:
     try:
-        state = client().api.inspect_container(name)["State"]
+        state = daemon.client().api.inspect_container(name)["State"]
     except ENGINE_ERRORS:
         return "it is gone"
     return f"exit code {state.get('ExitCode')}" + (f", {state['Error']}" if state.get("Error") else "")
 
 
-def remove_sandbox(name: str) -> None:
+def remove_sandbox(daemon: Daemon, name: str) -> None:
     """Remove a sandbox container and its storage volume; raise EngineError if either remains."""
-    api = client().api
+    api = daemon.client().api
     errors = [
         remove_quietly(f"container {name}", api.remove_container, name, force=True, v=True),
         remove_quietly(f"volume {name}", api.remove_volume, volume_name(name), force=True),
@@ -248,9 +274,9 @@ def remove_sandbox(name: str) -> None:
     raise_if_any(errors)
 
 
-def remove_session_objects(session_id: str) -> None:
+def remove_session_objects(daemon: Daemon, session_id: str) -> None:
     """Remove every container, volume and network labelled with this session; raise if any remains."""
-    api = client().api
+    api = daemon.client().api
     flt = {"label": f"{LABEL_SESSION}={session_id}"}
     errors: list[str | None] = []
     try:
@@ -276,9 +302,9 @@ class LabelledObject:
     paused: bool = False
 
 
-def deployment_objects() -> list[LabelledObject]:
+def deployment_objects(daemon: Daemon) -> list[LabelledObject]:
     """List this deployment's session-owned containers, volumes and networks with their labels and age."""
-    api = client().api
+    api = daemon.client().api
     flt = {"label": [f"{LABEL_DEPLOYMENT}={settings.SANDBOX_DEPLOYMENT}", LABEL_SESSION]}
     try:
         found = [
@@ -308,41 +334,41 @@ def deployment_objects() -> list[LabelledObject]:
     ]
 
 
-def disk_used_bytes(name: str) -> int:
+def disk_used_bytes(daemon: Daemon, name: str) -> int:
     """Return how much of the host's disk a sandbox's own disk takes (0 when it has none here)."""
-    image = Path(data_root()) / "volumes" / volume_name(name) / "disk.img"
+    image = Path(daemon.data_root()) / "volumes" / volume_name(name) / "disk.img"
     try:
         return image.stat().st_blocks * 512
     except OSError:
         return 0
 
 
-def freeze_sandbox(name: str, message: str) -> None:
+def freeze_sandbox(daemon: Daemon, name: str, message: str) -> None:
     """Pause every process of a sandbox, after telling its terminal why."""
     # Through the tty its PID 1 holds, so whoever watches the terminal reads it; a sandbox that does not let
     # the message through within the deadline is frozen all the same.
     line = f"\r\n[playground] {message}\r\n"
     try:
-        exec_run(name, ["sh", "-c", 'printf "%s" "$0" > /proc/1/fd/1', line], timeout=2)
+        exec_run(daemon, name, ["sh", "-c", 'printf "%s" "$0" > /proc/1/fd/1', line], timeout=2)
     except EngineError as e:
         log.info("could not tell %s why it is frozen: %s", name, e)
     try:
-        client().api.pause(name)
+        daemon.client().api.pause(name)
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not freeze {name}: {e}") from e
 
 
-def thaw_sandbox(name: str) -> None:
+def thaw_sandbox(daemon: Daemon, name: str) -> None:
     try:
-        client().api.unpause(name)
+        daemon.client().api.unpause(name)
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not thaw {name}: {e}") from e
 
 
-def start_sandbox(name: str, network: str) -> str:
+def start_sandbox(daemon: Daemon, name: str, network: str) -> str:
     """Start a sandbox that stopped (a host reboot, a kill) and return its address on the network."""
     # Its disk and volume are as it left them.
-    api = client().api
+    api = daemon.client().api
     try:
         api.start(name)
         return str(api.inspect_container(name)["NetworkSettings"]["Networks"][network]["IPAddress"])
@@ -350,18 +376,18 @@ def start_sandbox(name: str, network: str) -> str:
         raise EngineError(f"could not start {name} again: {e}") from e
 
 
-def labelled_objects(session_id: str | None = None) -> dict[str, list[str]]:
+def labelled_objects(daemon: Daemon, session_id: str | None = None) -> dict[str, list[str]]:
     """List the names of this deployment's containers, volumes and networks (optionally of one session)."""
     listing: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
-    for o in deployment_objects():
+    for o in deployment_objects(daemon):
         if session_id in (None, o.session_id):
             listing[f"{o.kind}s"].append(o.name)
     return listing
 
 
-def remove_objects(objects: list[LabelledObject]) -> None:
+def remove_objects(daemon: Daemon, objects: list[LabelledObject]) -> None:
     """Remove these containers, then volumes, then networks; raise EngineError if any remains."""
-    api = client().api
+    api = daemon.client().api
     removers = {
         "container": functools.partial(api.remove_container, force=True, v=True),
         "volume": functools.partial(api.remove_volume, force=True),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from engine import ENGINE_ERRORS, EngineError
-from engine.daemon import client, open_connection, run_blocking
+from engine.daemon import Daemon, run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ class ExecStream(_Stdio):
 
     exec_id: str
     tty: bool
+    daemon: Daemon
 
     def write_eof(self) -> None:
         """End the process's stdin (a tty has none to end: the engine would hang the terminal up)."""
@@ -128,13 +129,13 @@ class ExecStream(_Stdio):
     async def resize(self, cols: int, rows: int) -> None:
         """Resize a tty exec's window; a process that has already ended has no window left to resize."""
         try:
-            await run_blocking(client().api.exec_resize, self.exec_id, height=rows, width=cols)
+            await run_blocking(self.daemon.client().api.exec_resize, self.exec_id, height=rows, width=cols)
         except ENGINE_ERRORS as e:
             log.debug("resize of exec %s skipped: %s", self.exec_id, e)
 
     async def exit_code(self) -> int | None:
         """Return the exit code once the process has ended, else None."""
-        info = await run_blocking(client().api.exec_inspect, self.exec_id)
+        info = await run_blocking(self.daemon.client().api.exec_inspect, self.exec_id)
         return None if info["Running"] else info["ExitCode"]
 
     async def read_frame(self) -> tuple[int, bytes]:
@@ -173,19 +174,26 @@ class ExecStream(_Stdio):
 
 
 async def open_exec(
-    name: str, cmd: list[str], *, tty: bool = True, env: dict[str, str] | None = None, workdir: str | None = None
+    daemon: Daemon,
+    name: str,
+    cmd: list[str],
+    *,
+    tty: bool = True,
+    env: dict[str, str] | None = None,
+    workdir: str | None = None,
 ) -> ExecStream:
     """Start cmd inside the sandbox and return its stdin/stdout as a hijacked, non-blocking stream."""
     try:
+        # In the pool too: the first client() of a process for this engine asks it for its API version.
         created = await run_blocking(
-            client().api.exec_create, name, cmd, stdin=True, tty=tty, environment=env, workdir=workdir
+            lambda: daemon.client().api.exec_create(name, cmd, stdin=True, tty=tty, environment=env, workdir=workdir)
         )
     except ENGINE_ERRORS as e:
         raise EngineError(f"could not start {cmd[0]} in {name}: {e}") from e
     exec_id = created["Id"]
     body = json.dumps({"Detach": False, "Tty": tty}).encode()
-    reader, writer = await _hijack(f"/exec/{exec_id}/start", body, f"{cmd[0]} in {name}")
-    return ExecStream(reader, writer, exec_id, tty)
+    reader, writer = await _hijack(daemon, f"/exec/{exec_id}/start", body, f"{cmd[0]} in {name}")
+    return ExecStream(reader, writer, exec_id, tty, daemon)
 
 
 @dataclass
@@ -193,31 +201,34 @@ class TtyStream(_Stdio):
     """A sandbox's own terminal (the tty of its PID 1), attached as a raw asyncio stream."""
 
     name: str
+    daemon: Daemon
 
     async def resize(self, cols: int, rows: int) -> None:
         """Resize the sandbox's terminal; one that has stopped has no terminal left to resize."""
         try:
-            await run_blocking(client().api.resize, self.name, height=rows, width=cols)
+            await run_blocking(self.daemon.client().api.resize, self.name, height=rows, width=cols)
         except ENGINE_ERRORS as e:
             log.debug("resize of %s skipped: %s", self.name, e)
 
 
-async def open_tty(name: str) -> TtyStream:
+async def open_tty(daemon: Daemon, name: str) -> TtyStream:
     """Attach to the sandbox's own terminal: what is written reaches its shell, what it prints is read back."""
     # No logs=1: the engine keeps no log of the tty (see run_sandbox), and PWD's replay of it was its bug #557.
     # The engine swallows its detach keys (by default ^P^Q, holding back every ^P); none can be turned off, so
     # these are ones nobody types.
     query = "stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-^,ctrl-@,ctrl-^"
-    reader, writer = await _hijack(f"/containers/{name}/attach?{query}", b"", f"the terminal of {name}")
-    return TtyStream(reader, writer, name)
+    reader, writer = await _hijack(daemon, f"/containers/{name}/attach?{query}", b"", f"the terminal of {name}")
+    return TtyStream(reader, writer, name, daemon)
 
 
-async def _hijack(path: str, body: bytes, what: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _hijack(
+    daemon: Daemon, path: str, body: bytes, what: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """POST to an engine endpoint that upgrades to a raw stream, and return that stream."""
     try:
         # The first client() of a process asks the engine for its API version: a blocking call.
-        version = await run_blocking(lambda: client().api.api_version)
-        reader, writer = await open_connection()
+        version = await run_blocking(lambda: daemon.client().api.api_version)
+        reader, writer = await daemon.open_connection()
     except (*ENGINE_ERRORS, OSError) as e:
         raise EngineError(f"could not attach to {what}: {e}") from e
     head = (

@@ -14,10 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 from engine import ENGINE_ERRORS, EngineError
-from engine.daemon import client, open_connection, run_blocking
+from engine.daemon import Daemon, run_blocking
 
 # A sandbox's answer is about 2 KiB.
 ANSWER_LIMIT = 256 * 1024
+
+
+class Gone(EngineError):
+    """The engine has no such sandbox (any more)."""
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,12 @@ class Usage:
     tx: int  # bytes sent on them
 
 
-async def usage(name: str, timeout: float) -> Usage:
-    """Return a running sandbox's counters; raise EngineError if the engine fails, is late or answers too much."""
+async def usage(daemon: Daemon, name: str, timeout: float) -> Usage:
+    """Return a running sandbox's counters; raise Gone if there is no such sandbox, EngineError if the engine
+    fails, is late or answers too much."""
     try:
         async with asyncio.timeout(timeout):
-            answer = await _get(f"/containers/{quote(name)}/stats?stream=false&one-shot=true")
+            answer = await _get(daemon, f"/containers/{quote(name)}/stats?stream=false&one-shot=true")
     except TimeoutError:
         raise EngineError(f"the engine did not tell the usage of {name} within {timeout:.0f} s") from None
     try:
@@ -84,12 +89,12 @@ def _count(value: Any) -> int:
     return 0
 
 
-async def _get(path: str) -> bytes:
+async def _get(daemon: Daemon, path: str) -> bytes:
     """GET from the engine and return the body of its 200 answer; raise EngineError for others, or past ANSWER_LIMIT."""
     try:
         # The first client() of a process asks the engine for its API version: a blocking call.
-        version = await run_blocking(lambda: client().api.api_version)
-        reader, writer = await open_connection()
+        version = await run_blocking(lambda: daemon.client().api.api_version)
+        reader, writer = await daemon.open_connection()
     except (*ENGINE_ERRORS, OSError) as e:
         raise EngineError(f"the engine does not answer: {e}") from e
     answer = bytearray()
@@ -106,6 +111,8 @@ async def _get(path: str) -> bytes:
         writer.close()
     head, _, body = bytes(answer).partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0]
+    if b" 404 " in status:
+        raise Gone(status.decode(errors="replace"))
     if b" 200 " not in status:
         raise EngineError(status.decode(errors="replace") or "the engine answered nothing")
     return body

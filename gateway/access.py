@@ -9,9 +9,11 @@ from typing import Any, ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 
+from engine.daemon import Daemon
 from gateway.models import AuthorizedKey
 from gateway.usernames import UserName
-from sessions.models import Instance, Session
+from sessions import engines
+from sessions.models import Engine, Instance, Session
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,15 +39,16 @@ class Target:
     container: str
     hostname: str
     ip: str
+    daemon: Daemon  # the engine its session runs on
 
 
-def _target(instance: Instance) -> Target:
-    return Target(instance.session_id, instance.name, instance.hostname, instance.ip or "")
+def _target(session: Session, instance: Instance) -> Target:
+    return Target(session.id, instance.name, instance.hostname, instance.ip or "", session.daemon)
 
 
 def resolve(user: UserName) -> Target:
     """Return the live instance that the full user name ip<a-b-c-d>-<session id> names, or raise Refused."""
-    session = Session.objects.filter(pk=user.session).first()
+    session = Session.objects.select_related("engine").filter(pk=user.session).first()
     if session is None:
         raise Refused(f"there is no session {user.session}: copy the ssh command from the session page")
     if not session.is_live:
@@ -55,12 +58,18 @@ def resolve(user: UserName) -> Target:
         raise Refused(
             f"session {user.session} has no instance at {user.ip}: copy the ssh command from the session page"
         )
-    return _target(instance)
+    return _target(session, instance)
 
 
 def still_reachable(target: Target) -> bool:
     """Tell whether the instance a connection entered is still running in a live session."""
     return Instance.objects.reachable().filter(name=target.container, ip=target.ip).exists()
+
+
+def tunnels_reach(target: Target) -> bool:
+    """Tell whether a tunnel from this host to the instance's address reaches that instance (sessions/engines.py)."""
+    engine = Engine.objects.filter(url=target.daemon.url).first()
+    return engine is None or engines.reachable_here(engine)
 
 
 def legacy_candidates(user: UserName) -> dict[str, Target]:
@@ -74,7 +83,10 @@ def legacy_candidates(user: UserName) -> dict[str, Target]:
         session__state=Session.State.ACTIVE,
         session__instances__ip=user.ip,
         session__instances__state=Instance.State.RUNNING,
-    ).values_list("fingerprint", "session_id", "session__instances__name", "session__instances__hostname")
+    ).values_list(
+        "fingerprint", "session_id", "session__instances__name", "session__instances__hostname", "session__engine__url"
+    )
     return {
-        fingerprint: Target(session_id, name, hostname, user.ip) for fingerprint, session_id, name, hostname in rows
+        fingerprint: Target(session_id, name, hostname, user.ip, Daemon(url))
+        for fingerprint, session_id, name, hostname, url in rows
     }

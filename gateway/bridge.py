@@ -136,7 +136,7 @@ class ExecSession(asyncssh.SSHServerSession[bytes]):
         env = {"TERM": term_type} if tty and term_type else None
         try:
             self.stream = stream = await streams.open_exec(
-                self.target.container, self.command, tty=tty, env=env, workdir="/root"
+                self.target.daemon, self.target.container, self.command, tty=tty, env=env, workdir="/root"
             )
         except engine.EngineError:
             gone = f"{self.target.hostname} is not running any more: its session ended or it was deleted\n"

@@ -10,6 +10,7 @@ from typing import Any
 import asyncssh
 from django.conf import settings
 
+import metrics
 from engine import names
 from gateway import access, bridge, hostkey, tunnel, usernames
 from gateway.ratelimit import FailureLimiter
@@ -98,6 +99,7 @@ class GatewayServer(asyncssh.SSHServer):
         assert self.admitted is not None
         self.target = self.admitted
         self.activity = Activity(self.target.session_id)
+        metrics.SSH_LOGINS.inc()
         log.info("%s enters %s (session %s)", self.address, self.target.container, names.short(self.target.session_id))
 
     def session_requested(self) -> bridge.ExecSession | bool:
@@ -125,6 +127,11 @@ class GatewayServer(asyncssh.SSHServer):
         if not await access.off_loop(access.still_reachable)(target):
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, f"{target.hostname} is gone: its session has ended"
+            )
+        if not await access.off_loop(access.tunnels_reach)(target):
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                f"ports of {target.hostname} cannot be forwarded: its engine runs on another host",
             )
         return await tunnel.open_tunnel(target.ip, port)
 

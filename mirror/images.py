@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from engine.daemon import LABEL_RECIPE
+from engine.daemon import LABEL_RECIPE, default
 from engine.images import push_image, remove_image
 from mirror import registry
 from sessions import rootfs
@@ -172,8 +172,8 @@ def _push(addr: str, image: Image, root: Path, progress: rootfs.Progress) -> Non
     rootfs.import_root(root, local, changes, lambda line: progress(f"  {line}"))
     progress(f"  pushing {image.describe()}")
     try:
-        push_image(local, list(image.tags))
+        push_image(default(), local, list(image.tags))
     finally:
         # The mirror holds the image now; the engine needs no copy.
         for tag in image.tags:
-            remove_image(f"{addr}/{image.repository}:{tag}")
+            remove_image(default(), f"{addr}/{image.repository}:{tag}")

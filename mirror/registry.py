@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from engine.daemon import default
 from engine.mirror import ensure_address, mirror_host
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -27,7 +28,7 @@ class RegistryError(Exception):
 
 def mirror_command() -> list[str]:
     """Write the read-only mirror's configuration and return the command that serves it."""
-    ensure_address()
+    ensure_address(default())
     settings.MIRROR_STORAGE.mkdir(parents=True, exist_ok=True)
     addr = f"{mirror_host()}:{settings.MIRROR_PORT}"
     return serve_command(write_config("mirror", registry_config(addr, read_only=True)))

@@ -22,6 +22,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from terminals.origin import OriginValidator  # noqa: E402
 from terminals.routing import websocket_urlpatterns  # noqa: E402
+from workshops.routing import websocket_urlpatterns as workshop_urlpatterns  # noqa: E402
 
 
 async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -35,6 +36,9 @@ async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(OriginValidator(URLRouter(websocket_urlpatterns))),
+        # Terminals' last route refuses any other path, so the workshops' routes come first.
+        "websocket": AllowedHostsOriginValidator(
+            OriginValidator(URLRouter(workshop_urlpatterns + websocket_urlpatterns))
+        ),
     }
 )

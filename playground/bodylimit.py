@@ -17,6 +17,7 @@ import io
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from daphne import http_protocol
 
@@ -85,7 +86,8 @@ class BoundedRequest(http_protocol.WebRequest):
     def _is_streamed(self) -> bool:
         # Twisted sets the request's method and path only once the body is in; the channel has them already.
         command, uri = getattr(self.channel, "_command", b""), getattr(self.channel, "_path", b"")
-        path = uri.partition(b"?")[0].decode("latin-1")
+        # Matched as the application will route it: Daphne decodes the path (%2F is a slash there).
+        path = unquote(uri.partition(b"?")[0].decode("latin-1"))
         return command == b"POST" and self.streamed is not None and bool(self.streamed.fullmatch(path))
 
     def _start_application(self) -> None:
@@ -115,7 +117,8 @@ class BoundedRequest(http_protocol.WebRequest):
             asyncio.get_running_loop().call_later(RESUME_POLL, self._resume_when_taken)
 
     def _resume_when_taken(self) -> None:
-        if not self.paused or self.channel is None or self.application_queue is None:
+        # Twisted deletes the channel attribute once the request is answered (Request._cleanup).
+        if not self.paused or getattr(self, "channel", None) is None or self.application_queue is None:
             return
         if self.application_queue.qsize() > QUEUED_LOW:
             asyncio.get_running_loop().call_later(RESUME_POLL, self._resume_when_taken)

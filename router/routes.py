@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 
 from engine.tls import ENGINE_TLS_PORT
 from router.hostnames import DirectName, Name
+from sessions import engines
 from sessions.models import Instance
 
 HTTP_DEFAULT_PORT = 80
@@ -27,7 +28,7 @@ class Target:
 def resolve(name: Name, tls: bool) -> Target | None:
     """Return the address a name leads to, or None unless it names a running instance of a live session."""
     # Never trust the name alone (PWD #555): the address must belong to the session the name carries.
-    running = Instance.objects.reachable()
+    running = Instance.objects.reachable().select_related("session__engine")
     if isinstance(name, DirectName):
         instance = running.filter(ip=name.ip, session_id=name.session_id).first()
         default_port = TLS_DEFAULT_PORT if tls else HTTP_DEFAULT_PORT
@@ -43,6 +44,9 @@ def resolve(name: Name, tls: bool) -> Target | None:
         port = name.port
     if instance is None or not instance.ip:
         return None
+    engine = instance.session.engine
+    if engine is not None and not engines.reachable_here(engine):
+        return None  # its address may be another session's here (a remote engine's subnet is not ours)
     return Target(instance.ip, port, instance.hostname)
 
 

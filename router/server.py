@@ -11,6 +11,7 @@ import logging
 import socket
 from typing import cast
 
+import metrics
 from router import hostnames, httphead, sni
 from router.routes import Query, Resolver, Target
 
@@ -127,6 +128,7 @@ class _Client(_Pipe):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.router.connections.add(self)
+        metrics.ROUTER_CONNECTIONS.inc()
         self.timer = asyncio.get_running_loop().call_later(FIRST_BYTES_TIMEOUT, self._too_slow)
 
     def data_received(self, data: bytes) -> None:

@@ -1,6 +1,28 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from sessions.models import Instance, Playground, Session
+from sessions.models import Engine, EngineQuerySet, Instance, Playground, Session
+
+
+@admin.register(Engine)
+class EngineAdmin(admin.ModelAdmin):
+    list_display = ("name", "url", "memory_bytes", "enabled", "draining", "down_since", "last_error")
+    list_filter = ("enabled", "draining")
+    readonly_fields = ("down_since", "failed_pings", "last_error")
+    actions = ["drain", "enable"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Engine | None = None) -> tuple[str, ...]:
+        # Its sessions' sandboxes stay at the old address: a new one would mark every instance vanished and leave
+        # those sandboxes running there, out of reach of expiry and the sweep. Add an engine and drain this one.
+        return (*self.readonly_fields, "url") if obj is not None else self.readonly_fields
+
+    @admin.action(description="Drain: no new sessions; those there run to their end")
+    def drain(self, request: HttpRequest, queryset: EngineQuerySet) -> None:
+        queryset.drain()
+
+    @admin.action(description="Enable: take new sessions again")
+    def enable(self, request: HttpRequest, queryset: EngineQuerySet) -> None:
+        queryset.enable()
 
 
 @admin.register(Playground)
@@ -18,8 +40,10 @@ class InstanceInline(admin.TabularInline):
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
-    list_display = ("id", "playground", "state", "created_at", "expires_at", "end_reason")
-    list_filter = ("state", "playground")
+    list_display = ("id", "playground", "engine", "state", "created_at", "expires_at", "end_reason")
+    list_filter = ("state", "playground", "engine")
+    # Its instances live there: moving the row would not move them.
+    readonly_fields = ("engine",)
     inlines = [InstanceInline]
 
 

@@ -9,14 +9,13 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engine import daemon
-from sessions import capacity, instancefiles, lifecycle, parsing, runs, setup, stacks, tasks
+from engine import names
+from sessions import capacity, engines, instancefiles, lifecycle, parsing, recordings, runs, setup, stacks, tasks
 from sessions.activity import record_activity
 from sessions.models import Instance, Playground, Session
 from sessions.openapi import OPENAPI
@@ -148,7 +147,7 @@ def stack_deploy(request: HttpRequest, session_id: str) -> HttpResponse:
     fields = parsing.stack_fields(params.get("url", ""), params.get("stack_name", ""))
     compose = None if fields["stack"] else parsing.stack_file(_stack_upload(request, form), settings.STACK_MAX_BYTES)
     stacks.queue(session, fields["stack_name"], fields["stack"])
-    transaction.on_commit(lambda: tasks.deploy_stack.delay(session.id, compose))
+    tasks.start_stack_deploy(session, compose)
     return JsonResponse({"stack_name": session.stack_name, "stack_state": session.stack_state}, status=202)
 
 
@@ -160,12 +159,18 @@ def _stack_upload(request: HttpRequest, form: bool) -> bytes:
     return request.POST.get("compose", "").encode() if form else request.body
 
 
+@json_api
 @require_GET
 def instance_fstree(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
     """List a folder of the instance (`path`, by default /root) as `tree -J` does, bounded in depth and size."""
-    instance = get_instance(get_live_session(session_id), name)
-    root = instancefiles.resolve(instance.name, request.GET.get("path", "/root"))
-    listing = instancefiles.tree(instance.name, root, settings.FSTREE_DEPTH, settings.FSTREE_ENTRIES)
+    session = get_live_session(session_id)
+    record_activity(session.id)
+    instance = get_instance(session, name)
+    with runs.command_slot(session.id):
+        root = instancefiles.resolve(session.daemon, instance.name, request.GET.get("path", "/root"))
+        listing = instancefiles.tree(
+            session.daemon, instance.name, root, settings.FSTREE_DEPTH, settings.FSTREE_ENTRIES
+        )
     return JsonResponse(listing, safe=False)
 
 
@@ -178,15 +183,34 @@ def instance_file(request: HttpRequest, session_id: str, name: str) -> HttpRespo
     instance = get_instance(session, name)
     if not request.GET.get("path"):
         raise lifecycle.BadInput("path= names the file")
-    path = instancefiles.resolve(instance.name, request.GET["path"])
     limit = settings.EDITOR_MAX_BYTES
-    if request.method == "GET":
-        data = instancefiles.read_text(instance.name, path, limit)
-        return HttpResponse(base64.b64encode(data), content_type="text/plain")
-    if len(request.body) > limit:
+    if request.method == "PUT" and len(request.body) > limit:
         raise instancefiles.FileTooLarge(f"the editor saves files of at most {limit} bytes")
-    async_to_sync(instancefiles.write_bytes)(instance.name, path, request.body)
+    with runs.command_slot(session.id):
+        path = instancefiles.resolve(session.daemon, instance.name, request.GET["path"])
+        if request.method == "GET":
+            data = instancefiles.read_text(session.daemon, instance.name, path, limit)
+            return HttpResponse(base64.b64encode(data), content_type="text/plain")
+        async_to_sync(instancefiles.write_bytes)(session.daemon, instance.name, path, request.body)
     return JsonResponse({"path": path, "bytes": len(request.body)})
+
+
+@json_api
+@require_GET
+def instance_recording(request: HttpRequest, session_id: str, name: str) -> HttpResponse:
+    """Download the instance's terminal recording (asciicast v2), deleted instances' too, until the session ends."""
+    session = get_session(session_id)
+    instance = session.instances.filter(name=name).first()
+    found = instance and recordings.find(session.id, instance.name)
+    if not instance or not found:
+        raise Http404(f"no recording of instance {name} in this session")
+    # Read whole (it is at most RECORDING_MAX_BYTES and an event) and cut after the last whole line: the terminal's
+    # hub may be appending to it right now.
+    data = found.read_bytes()
+    response = HttpResponse(data[: data.rfind(b"\n") + 1], content_type="application/x-asciicast")
+    filename = f"{instance.hostname}-{names.short(session.id)}.cast"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @require_GET
@@ -201,14 +225,22 @@ def my_playground(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def ping(request: HttpRequest) -> HttpResponse:
-    """Tell a load balancer whether to send learners here: 503 engine down, 507 full."""
-    if not daemon.ping():
-        return error(503, "engine_unreachable", "the Docker engine does not answer")
+    """Tell a load balancer whether to send learners here, and how each engine is: 503 when no engine that takes
+    sessions answers, 507 full."""
+    pool = engines.all_engines()
+    states = {url: "ok" if up else "unreachable" for url, up in engines.answering(pool).items()}
+    taking = [e for e in pool if e.enabled and not e.draining]
+    if not any(states[e.url] == "ok" for e in taking):
+        down = [url for url, state in states.items() if state != "ok"] or [e.url for e in pool]
+        message = f"the sandbox engine at {', '.join(down)} does not answer within {settings.PING_TIMEOUT} s"
+        if not taking:
+            message = "no sandbox engine takes new sessions: every one is draining or disabled"
+        return JsonResponse({"error": "engine_unreachable", "message": message, "engines": states}, status=503)
     live = capacity.in_use(Instance.objects.live().count())
     limit = capacity.instance_limit()
     if live >= limit:
         return error(507, "out_of_capacity", f"{live} of {limit} instances in use")
-    return JsonResponse({"status": "ok", "instances": live, "capacity": limit})
+    return JsonResponse({"status": "ok", "instances": live, "capacity": limit, "engines": states})
 
 
 @require_GET

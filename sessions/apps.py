@@ -18,9 +18,9 @@ class SandboxSessionsConfig(AppConfig):
         # Every process (web, workers, gateway, router) refuses at its start an engine that terminals and ssh
         # sessions could not reach, rather than at a learner's first keystroke.
         try:
-            daemon.address()
+            daemon.check_address(settings.SANDBOX_ENGINE)
         except EngineError as e:
-            raise ImproperlyConfigured(str(e)) from e
+            raise ImproperlyConfigured(f"SANDBOX_ENGINE: {e}") from e
         post_migrate.connect(create_default_playground, sender=self)
 
 

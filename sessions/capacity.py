@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 # The sandbox engine puts every sandbox below this cgroup at the root of the hierarchy (daemon.json's
 # cgroup-parent "/playground"; without the slash dockerd nests it under its own cgroup, which this cannot find).
@@ -79,8 +82,15 @@ def instance_limit(meminfo: str | None = None, cgroups: Path = Path("/sys/fs/cgr
     return limit
 
 
-def disk_free_mb(engine_root: str) -> int:
-    stat = os.statvfs(engine_root)
+def disk_free_mb(engine_root: str) -> int | None:
+    """Return the free space of the engine's file system in MiB, or None where this process cannot see it."""
+    try:
+        stat = os.statvfs(engine_root)
+    except OSError as e:
+        # A web or worker container sees the engine through its socket only, not its data root: skip the check
+        # rather than fail every start (the engine's host keeps its own disk reserve then).
+        log.warning("not checking the engine's free disk: %s is not visible here (%s)", engine_root, e.strerror)
+        return None
     return stat.f_bavail * stat.f_frsize // MIB
 
 
@@ -91,6 +101,6 @@ def refusal(engine_root: str) -> str | None:
     if available - needed < settings.SANDBOX_MEMORY_RESERVE_MB:
         return f"the server is short of memory ({available} MiB free, {needed} MiB per instance)"
     free_mb = disk_free_mb(engine_root)
-    if free_mb < settings.SANDBOX_DISK_RESERVE_MB:
+    if free_mb is not None and free_mb < settings.SANDBOX_DISK_RESERVE_MB:
         return f"the server is short of disk space ({free_mb} MiB free)"
     return None

@@ -24,7 +24,9 @@ def sessions_to_end(now: datetime) -> list[tuple[str, datetime | None]]:
     # Ending these on time instead of at the next sweep keeps expiry prompt; looking two intervals ahead
     # covers a late sweep. Ending tasks are idempotent, so one scheduled twice is harmless.
     horizon = now + timedelta(seconds=2 * settings.SWEEP_INTERVAL)
-    soon = Session.objects.live().filter(expires_at__gt=now, expires_at__lte=horizon).values_list("pk", "expires_at")
+    soon = (
+        Session.objects.handed_out().filter(expires_at__gt=now, expires_at__lte=horizon).values_list("pk", "expires_at")
+    )
     return [(pk, None) for pk in sorted(due)] + list(soon)
 
 

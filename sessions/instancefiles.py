@@ -16,8 +16,8 @@ from typing import Any
 from django.conf import settings
 
 from engine import ENGINE_ERRORS, EngineError, ExecCutShort
-from engine.daemon import run_blocking
-from engine.execs import exec_run
+from engine.daemon import Daemon, run_blocking
+from engine.execs import exec_run, stop_exec
 from engine.streams import ExecStream, open_exec, wait_exit_code
 from sessions.lifecycle import BadInput, SandboxError
 
@@ -33,7 +33,8 @@ SHELL_CWD = 'set -- $(sed "s/^.*) //" /proc/1/stat); readlink "/proc/$6/cwd" || 
 WRITE = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"'
 READ = '[ -e "$1" ] || exit 3; [ -f "$1" ] || exit 4; exec head -c "$2" -- "$1"'
 LIST = 'cd -- "$1" || exit 3; find . -mindepth 1 -maxdepth "$2" \\( -type d -printf "d%P\\0" -o -printf "f%P\\0" \\)'
-LIST += ' | head -z -n "$3" | head -c "$4"'
+# Only what find lists on stdout: its complaints (a folder it may not read) are no entries.
+LIST += ' 2>/dev/null | head -z -n "$3" | head -c "$4"'
 # What a listing may print: entries past it are left out.
 LIST_BYTES = 1024 * 1024
 
@@ -72,10 +73,10 @@ def checked_name(name: str) -> str:
     return name
 
 
-def shell_cwd(name: str) -> str:
+def shell_cwd(daemon: Daemon, name: str) -> str:
     """Return the folder the instance's terminal shell stands in; /root when the instance will not say."""
     try:
-        code, output = exec_run(name, ["sh", "-c", SHELL_CWD], timeout=QUICK, limit=MESSAGE_LIMIT)
+        code, output = exec_run(daemon, name, ["sh", "-c", SHELL_CWD], timeout=QUICK, limit=MESSAGE_LIMIT)
     except EngineError:
         return "/root"
     cwd = output.decode(errors="replace").strip()
@@ -84,29 +85,44 @@ def shell_cwd(name: str) -> str:
     return cwd
 
 
-def resolve(name: str, path: str) -> str:
+def resolve(daemon: Daemon, name: str, path: str) -> str:
     """Return path made absolute: a relative one starts at the terminal shell's folder, as PWD's did."""
     path = checked_path(path)
     if not path.startswith("/"):
-        path = posixpath.join(shell_cwd(name), path)
+        path = posixpath.join(shell_cwd(daemon, name), path)
     return posixpath.normpath(path)
 
 
 class FileWriter:
-    """One file written inside an instance from a stream; it appears only once finish() succeeds."""
+    """One file written inside an instance from a stream, under a temporary name, then put in place.
 
-    def __init__(self, name: str, dest: str) -> None:
-        self.name, self.dest = name, dest
+        async with FileWriter(daemon, name, dest) as writer:
+            await writer.write(data)  # as often as needed
+            await writer.finish()     # or close() now and place() later, to put several files in place at once
+
+    Leaving the block before the file is in place removes what was written.
+    """
+
+    def __init__(self, daemon: Daemon, name: str, dest: str) -> None:
+        self.daemon, self.name, self.dest = daemon, name, dest
         folder, base = posixpath.split(dest)
-        self.temp = posixpath.join(folder, f".{base[:200]}.upload-{secrets.token_hex(4)}")
+        # A name of at most 255 bytes leaves room for the prefix and suffix.
+        short = base.encode()[:200].decode(errors="ignore")
+        self.temp = posixpath.join(folder, f".{short}.upload-{secrets.token_hex(4)}")
         self.written = 0
+        self.placed = False
         self.stream: ExecStream | None = None
 
-    async def open(self) -> None:
+    async def __aenter__(self) -> FileWriter:
         try:
-            self.stream = await open_exec(self.name, ["sh", "-c", WRITE, "sh", self.temp], tty=False)
+            self.stream = await open_exec(self.daemon, self.name, ["sh", "-c", WRITE, "sh", self.temp], tty=False)
         except EngineError as e:
             raise FileTrouble(f"could not write {self.dest}: {e}") from e
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if not self.placed:
+            await self.discard()
 
     async def write(self, data: bytes) -> None:
         assert self.stream is not None
@@ -125,7 +141,12 @@ class FileWriter:
         self.written += len(data)
 
     async def finish(self) -> None:
-        """End the file and put it in place; raise FileTrouble (leaving nothing behind) if that fails."""
+        """End the file and put it in place; raise FileTrouble if that fails."""
+        await self.close()
+        await self.place()
+
+    async def close(self) -> None:
+        """End the file under its temporary name; raise FileTrouble if the instance did not write it whole."""
         assert self.stream is not None
         with contextlib.suppress(OSError):
             self.stream.write_eof()
@@ -133,15 +154,21 @@ class FileWriter:
         code = await wait_exit_code(self.stream)
         self.stream.close()
         if code != 0:
-            await self.discard()
             raise FileTrouble(f"could not write {self.dest}: {message or f'exit code {code}'}")
+
+    async def place(self) -> None:
         # -T: a folder at dest is an error, not a place to move the file into.
         await self._run(["mv", "-f", "-T", "--", self.temp, self.dest], f"could not put {self.dest} in place")
+        self.placed = True
 
     async def discard(self) -> None:
         """Remove what was written so far; quietly, as it runs when something else failed already."""
         if self.stream is not None:
             self.stream.close()
+            # Its `cat` may not have made the file yet: remove it only once the writer has ended.
+            if await wait_exit_code(self.stream, QUICK) is None:
+                with contextlib.suppress(*ENGINE_ERRORS):
+                    await run_blocking(stop_exec, self.daemon, self.stream.exec_id)
         with contextlib.suppress(SandboxError):
             await self._run(["rm", "-f", "--", self.temp], "")
 
@@ -162,35 +189,33 @@ class FileWriter:
 
     async def _run(self, cmd: list[str], failure: str) -> None:
         try:
-            code, output = await run_blocking(exec_run, self.name, cmd, QUICK, MESSAGE_LIMIT)
+            code, output = await run_blocking(exec_run, self.daemon, self.name, cmd, QUICK, MESSAGE_LIMIT)
         except (EngineError, *ENGINE_ERRORS) as e:
             raise FileTrouble(f"{failure}: {e}") from e
         if code != 0:
             raise FileTrouble(f"{failure}: {output.decode(errors='replace').strip()}")
 
 
-async def write_bytes(name: str, dest: str, data: bytes) -> None:
+async def write_bytes(daemon: Daemon, name: str, dest: str, data: bytes) -> None:
     """Write a whole file inside the instance, replacing it."""
-    writer = FileWriter(name, dest)
     try:
-        async with asyncio.timeout(3 * QUICK):
-            await writer.open()
-            try:
-                await writer.write(data)
-                await writer.finish()
-            except BaseException:
-                await writer.discard()
-                raise
+        async with asyncio.timeout(3 * QUICK), FileWriter(daemon, name, dest) as writer:
+            await writer.write(data)
+            await writer.finish()
     except TimeoutError:
         raise FileTrouble(f"the instance did not take {dest} within {3 * QUICK:g} s") from None
 
 
-def read_text(name: str, path: str, limit: int) -> bytes:
+def read_text(daemon: Daemon, name: str, path: str, limit: int) -> bytes:
     """Return a text file's bytes; raise NoSuchFile, FileTooLarge past limit, BinaryFile, or FileTrouble."""
     try:
-        code, data = exec_run(name, ["sh", "-c", READ, "sh", path, str(limit + 1)], timeout=QUICK, limit=limit + 1)
-    except ExecCutShort:
-        raise FileTooLarge(f"{path} is larger than the editor opens ({limit} bytes)") from None
+        code, data = exec_run(
+            daemon, name, ["sh", "-c", READ, "sh", path, str(limit + 1)], timeout=QUICK, limit=limit + 1
+        )
+    except ExecCutShort as e:
+        if e.printed_too_much:
+            raise FileTooLarge(f"{path} is larger than the editor opens ({limit} bytes)") from None
+        raise FileTrouble(f"the instance did not read {path} within {QUICK:g} s") from None
     except EngineError as e:
         raise FileTrouble(f"could not read {path}: {e}") from e
     if code == 3:
@@ -210,11 +235,11 @@ def read_text(name: str, path: str, limit: int) -> bytes:
     return data
 
 
-def tree(name: str, root: str, depth: int, entries: int) -> list[dict[str, Any]]:
+def tree(daemon: Daemon, name: str, root: str, depth: int, entries: int) -> list[dict[str, Any]]:
     """List a folder as `tree -J` does (PWD's fstree), at most depth levels and entries entries."""
     cmd = ["sh", "-c", LIST, "sh", root, str(depth), str(entries + 1), str(LIST_BYTES)]
     try:
-        code, output = exec_run(name, cmd, timeout=QUICK, limit=LIST_BYTES + MESSAGE_LIMIT)
+        code, output = exec_run(daemon, name, cmd, timeout=QUICK, limit=LIST_BYTES + MESSAGE_LIMIT)
     except ExecCutShort as e:
         raise FileTrouble(f"the instance did not list {root}: {e}") from None
     except EngineError as e:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import engine
-from engine import daemon, mirror, names, sandboxes, tls
-from sessions import capacity, events, firewall
-from sessions.models import ClientBundle, Instance, Playground, Session
+import metrics
+from engine import mirror, names, sandboxes, tls
+from sessions import capacity, engines, events, firewall, pools, recordings
+from sessions.models import ClientBundle, Engine, Instance, Playground, Session
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +66,25 @@ class TooManyStarts(SandboxError):
     code = "too_many_sessions"
 
 
+class LoginRequired(SandboxError):
+    status = 403
+    code = "login_required"
+
+
 class TooManyOpenSessions(SandboxError):
     status = 429
     code = "too_many_open_sessions"
 
 
 class EngineTrouble(SandboxError):
+    """The engine failed; counted as it is raised, so every failure reported to a learner or a worker shows."""
+
     status = 503
     code = "engine_error"
+
+    def __init__(self, message: str, engine_url: str | None = None) -> None:
+        super().__init__(message)
+        metrics.ENGINE_ERRORS.labels(engine=engine_url or metrics.engine_label()).inc()
 
 
 class ExtendingOff(SandboxError):
@@ -99,38 +113,88 @@ def start_session(
     duration: timedelta | None = None,
     image: str = "",
     client_address: str | None = None,
+    warm: bool = False,
     **extra: str,
 ) -> Session:
-    """Create a session with its private network; refuse early when the engine has no room."""
+    """Create a session with its private network; refuse early when the engine has no room.
+
+    With warm, hand out a ready session of the playground's public pool instead when it has one.
+    """
     _check_image(playground, image)
     lifetime = min(duration, playground.session_duration) if duration else playground.session_duration
-    now = timezone.now()
-    session = Session.objects.create(
-        playground=playground,
-        created_at=now,
-        expires_at=now + lifetime,
-        image_name=image,
-        client_address=client_address,
-        **extra,
-    )
-    # Counted after the insert, so two starts racing each see the other: at worst both are refused.
-    cap = settings.SESSIONS_PER_CLIENT
-    mine = Session.objects.live().filter(client_address=session.client_address)
-    if cap and session.client_address and mine.count() > cap:
-        session.delete()
-        raise TooManyOpenSessions(f"you already have {cap} sessions open; close one (or let it expire) first")
-    try:
-        sandboxes.create_session_network(session.id)
-    except engine.OutOfCapacity as e:
-        session.delete()
-        raise OutOfCapacity(str(e)) from e
-    except engine.EngineError as e:
-        session.delete()
-        raise EngineTrouble(str(e)) from e
+    if _too_many_open(client_address, already_counted=False):
+        raise TooManyOpenSessions(_too_many_open_message())
+    fields = {"image_name": image, "client_address": client_address, **extra}
+    claimed = _claim_warm(playground, image, lifetime, fields) if warm else None
+    session = claimed or _create_session(playground, lifetime, fields)
+    # Counted after the insert (or the claim), so two starts racing each see the other: at worst both are refused.
+    if _too_many_open(client_address, already_counted=True):
+        if claimed:
+            end_session(session, reason="too many open sessions")
+        else:
+            session.delete()
+        raise TooManyOpenSessions(_too_many_open_message())
+    if not claimed:
+        try:
+            open_network(session)
+        except SandboxError:
+            session.delete()
+            raise
     return session
 
 
-def _check_capacity() -> None:
+def _claim_warm(playground: Playground, image: str, lifetime: timedelta, fields: dict[str, Any]) -> Session | None:
+    pool = pools.public(playground)
+    return Session.claim_warm(pool.key, pool.instances, lifetime, **fields) if pool.serves(image) else None
+
+
+def _create_session(playground: Playground, lifetime: timedelta, fields: dict[str, Any]) -> Session:
+    now = timezone.now()
+    engine = place_session()
+    return Session.objects.create(
+        playground=playground, engine=engine, created_at=now, expires_at=now + lifetime, **fields
+    )
+
+
+def place_session() -> Engine:
+    """Return the engine a new session goes on; raise OutOfCapacity when none takes it."""
+    try:
+        return engines.place()
+    except engines.NoRoom as e:
+        raise OutOfCapacity(str(e)) from e
+
+
+def _too_many_open(client_address: str | None, already_counted: bool) -> bool:
+    cap = settings.SESSIONS_PER_CLIENT
+    if not cap or not client_address:
+        return False
+    held = Session.objects.live().filter(client_address=client_address).count()
+    return held > cap if already_counted else held >= cap
+
+
+def _too_many_open_message() -> str:
+    cap = settings.SESSIONS_PER_CLIENT
+    return f"you already have {cap} sessions open; close one (or let it expire) first"
+
+
+def open_network(session: Session) -> None:
+    """Create the session's private network."""
+    try:
+        assert session.engine is not None  # saved sessions always have one
+        sandboxes.create_session_network(session.daemon, session.id, engines.neighbours(session.engine))
+    except engine.OutOfCapacity as e:
+        raise OutOfCapacity(str(e)) from e
+    except engine.EngineError as e:
+        raise EngineTrouble(str(e), session.daemon.url) from e
+
+
+def _check_capacity(session: Session) -> None:
+    assert session.engine is not None  # saved sessions always have one
+    full = engines.room_for_instance(session.engine)
+    if full:
+        raise OutOfCapacity(f"{full}; try again in a few minutes")
+    if not session.engine.is_local:
+        return  # what follows measures this host, which runs only engines on unix sockets
     # Every deployment's sandboxes on the host count against its limit (a test run, a second site).
     live = capacity.in_use(Instance.objects.live().count())
     limit = capacity.instance_limit()
@@ -138,9 +202,9 @@ def _check_capacity() -> None:
         raise OutOfCapacity(f"this server runs as many instances as it holds ({limit}); try again in a few minutes")
     try:
         firewall.check()
-        refusal = capacity.refusal(daemon.data_root())
+        refusal = capacity.refusal(session.daemon.data_root())
     except (engine.EngineError, firewall.FirewallError) as e:
-        raise EngineTrouble(str(e)) from e
+        raise EngineTrouble(str(e), session.daemon.url) from e
     if refusal:
         log.warning("refusing a new instance: %s", refusal)
         raise OutOfCapacity(f"{refusal}; try again in a few minutes")
@@ -149,9 +213,10 @@ def _check_capacity() -> None:
 def add_instance(session: Session, request: InstanceRequest) -> Instance:
     """Start a new sandbox in the session and return it once its inner engine answers."""
     _check_image(session.playground, request.image)
-    _check_capacity()
+    _check_capacity(session)
     instance = _reserve(session, request)
     playground = session.playground
+    started = time.monotonic()
     try:
         spec = sandboxes.SandboxSpec(
             name=instance.name,
@@ -165,15 +230,16 @@ def add_instance(session: Session, request: InstanceRequest) -> Instance:
             tls=_engine_tls(instance),
             files=mirror.sandbox_files(),
         )
-        instance.ip = sandboxes.run_sandbox(spec)
-        sandboxes.wait_ready(instance.name, settings.SANDBOX_READY_TIMEOUT)
+        instance.ip = sandboxes.run_sandbox(session.daemon, spec)
+        sandboxes.wait_ready(session.daemon, instance.name, settings.SANDBOX_READY_TIMEOUT)
         _confirm_running(instance)
+        metrics.INSTANCE_READY.labels(engine=session.daemon.url).observe(time.monotonic() - started)
     except Exception as e:
         _discard(instance)
         if isinstance(e, SandboxError):
             raise
         if isinstance(e, engine.EngineError):
-            raise EngineTrouble(str(e)) from e
+            raise EngineTrouble(str(e), session.daemon.url) from e
         raise
     _tell(session.id, "instance new", instance.name, instance.ip, instance.hostname, instance.proxy_host)
     return instance
@@ -263,7 +329,7 @@ def _confirm_running(instance: Instance) -> None:
 
 def _discard(instance: Instance) -> None:
     try:
-        sandboxes.remove_sandbox(instance.name)
+        sandboxes.remove_sandbox(instance.session.daemon, instance.name)
     except engine.EngineError:
         log.exception("could not remove half-created sandbox %s; the sweep will", instance.name)
     instance.delete()
@@ -272,9 +338,9 @@ def _discard(instance: Instance) -> None:
 def delete_instance(instance: Instance) -> None:
     """Remove the instance's container and storage, then mark it gone."""
     try:
-        sandboxes.remove_sandbox(instance.name)
+        sandboxes.remove_sandbox(instance.session.daemon, instance.name)
     except engine.EngineError as e:
-        raise EngineTrouble(str(e)) from e
+        raise EngineTrouble(str(e), instance.session.daemon.url) from e
     Instance.objects.filter(pk=instance.pk).update(state=Instance.State.GONE)
     instance.state = Instance.State.GONE
     _tell(instance.session_id, "instance delete", instance.name)
@@ -295,7 +361,7 @@ def forget_vanished(instance: Instance) -> None:
 def revive(instance: Instance) -> None:
     """Start again an instance whose container stopped (its engine or host restarted); forget it if that fails."""
     try:
-        ip = sandboxes.start_sandbox(instance.name, names.network(instance.session_id))
+        ip = sandboxes.start_sandbox(instance.session.daemon, instance.name, names.network(instance.session_id))
     except engine.EngineError as e:
         log.warning("instance %s stopped and could not be started again: %s", instance.name, e)
         forget_vanished(instance)
@@ -305,15 +371,33 @@ def revive(instance: Instance) -> None:
     log.warning("instance %s of session %s had stopped; started it again", instance.name, instance.session_id)
 
 
-def end_session(session: Session, reason: str) -> None:
-    """End the session and remove everything it owns; safe to call again after a failure halfway."""
+def end_session(session: Session, reason: str, *, keep_recordings: bool = False) -> None:
+    """End the session and remove everything it owns; safe to call again after a failure halfway.
+
+    Its terminal recordings go too, unless keep_recordings or a keeper wants them (sessions/recordings.py).
+    """
     if not session.claim_ending(reason):
         return  # ended already, or another worker is ending it now (a stalled ending is taken over)
+    if reason == "expired":
+        metrics.EXPIRY_LATENESS.observe(max((timezone.now() - session.expires_at).total_seconds(), 0))
+    _remove_ending(session, keep_recordings)
+
+
+def retire_warm(session: Session, reason: str) -> None:
+    """End a session waiting in a warm pool and remove everything it owns; leave it alone once a learner has it."""
+    if not session.claim_ending(reason, warm_only=True):
+        return
+    _remove_ending(session, keep_recordings=False)
+
+
+def _remove_ending(session: Session, keep_recordings: bool) -> None:
     try:
-        sandboxes.remove_session_objects(session.id)
+        sandboxes.remove_session_objects(session.daemon, session.id)
     except engine.EngineError as e:
         # The session stays ENDING; once its claim lapses, a later call (or the sweep) finishes the removal.
-        raise EngineTrouble(str(e)) from e
+        raise EngineTrouble(str(e), session.daemon.url) from e
+    # Once the sandboxes are gone, no terminal attaches to them and starts a recording again.
+    recordings.remove(session.id, keep=keep_recordings or recordings.kept(session.id))
     if session.mark_ended():
         _tell(session.id, "session end")
 

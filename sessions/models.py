@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.db import models
-from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models, transaction
+from django.db.models import Case, Count, DateTimeField, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
 
-from engine import names
+from engine import EngineError, daemon, names
+from engine.daemon import Daemon
+from sessions import capacity
 
 
 def default_sandbox_image() -> str:
@@ -84,6 +86,90 @@ class Playground(models.Model):
         }
 
 
+def check_engine_url(url: str) -> None:
+    """Refuse an engine address the platform cannot reach: only unix:// and plain tcp:// are spoken."""
+    try:
+        daemon.check_address(url)
+    except EngineError as e:
+        raise ValidationError(str(e)) from e
+
+
+class EngineQuerySet(models.QuerySet["Engine"]):
+    # The operator's transitions, written once for the admin and `manage.py engines`; each returns how many changed.
+    def drain(self) -> int:
+        """Send no new session to these engines; their sessions run to their end."""
+        return self.update(draining=True)
+
+    def enable(self) -> int:
+        """Take new sessions on these engines again (undoes drain and disable)."""
+        return self.update(enabled=True, draining=False)
+
+    def disable(self) -> int:
+        """Send no new session to these engines."""
+        return self.update(enabled=False)
+
+
+class Engine(models.Model):
+    """A Docker engine that runs sessions: every instance of a session lives on the engine it was placed on."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    url = models.CharField(
+        max_length=255, unique=True, validators=[check_engine_url], help_text="unix:///path or tcp://host:port"
+    )
+    memory_bytes = models.PositiveBigIntegerField(help_text="Memory its sandboxes may take together, in bytes.")
+    enabled = models.BooleanField(default=True, help_text="Off: no new session goes there.")
+    draining = models.BooleanField(default=False, help_text="No new session goes there; its sessions run to their end.")
+    # Set by the health check (sessions/engines.py) after ENGINE_DOWN_AFTER failed pings in a row; cleared when
+    # it answers again.
+    down_since = models.DateTimeField(null=True, blank=True)
+    failed_pings = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    objects = EngineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def default(cls) -> Engine:
+        """Return the engine named "default", else the first; with none configured, make one from SANDBOX_ENGINE.
+
+        Made on first use, so a deployment of one engine configures nothing; its room is the host's memory less
+        the reserve, as for the host's own capacity (sessions/capacity.py).
+        """
+        found = cls.objects.filter(name="default").first() or cls.objects.order_by("pk").first()
+        if found is not None:
+            return found
+        room_mb = max(capacity.memory_total_mb() - settings.SANDBOX_MEMORY_RESERVE_MB, 0)
+        engine, _ = cls.objects.get_or_create(
+            name="default", defaults={"url": settings.SANDBOX_ENGINE, "memory_bytes": room_mb * capacity.MIB}
+        )
+        return engine
+
+    @property
+    def daemon(self) -> Daemon:
+        return Daemon(self.url)
+
+    @property
+    def is_local(self) -> bool:
+        """Tell whether it listens on a unix socket, so runs on this host (whose memory and disk are measured)."""
+        return self.url.startswith(("unix://", "http+unix://"))
+
+    @property
+    def state(self) -> str:
+        """Return what new sessions see of it: up, down, draining or disabled."""
+        if self.down_since is not None:
+            return "down"
+        if not self.enabled:
+            return "disabled"
+        return "draining" if self.draining else "up"
+
+
+# Times a start tries to claim a ready warm session before it starts one cold: each lost race costs one UPDATE.
+CLAIM_ATTEMPTS = 5
 # Activity is recorded at this resolution, so a busy terminal costs one write per half minute, not per key.
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
@@ -111,13 +197,32 @@ class SessionQuerySet(models.QuerySet["Session"]):
     def live(self) -> SessionQuerySet:
         return self.filter(state=Session.State.ACTIVE)
 
+    def on_open_engines(self) -> SessionQuerySet:
+        """Filter sessions whose engine takes new sessions: not draining, disabled, or down."""
+        return self.filter(engine__enabled=True, engine__draining=False, engine__down_since__isnull=True)
+
+    def handed_out(self) -> SessionQuerySet:
+        """Filter live sessions a learner holds: not those waiting in a warm pool."""
+        return self.live().filter(pool="")
+
+    def warm(self, pool: str) -> SessionQuerySet:
+        """Filter live sessions waiting in this warm pool, booted or still booting."""
+        return self.live().filter(pool=pool)
+
+    def ready(self, instances: int) -> SessionQuerySet:
+        """Filter sessions with exactly this many instances, every one running."""
+        running = Q(instances__state=Instance.State.RUNNING)
+        return self.alias(running=Count("instances", filter=running), other=Count("instances", filter=~running)).filter(
+            running=instances, other=0
+        )
+
     def touch(self) -> int:
         """Record activity now on these sessions, skipping those touched within ACTIVITY_RESOLUTION."""
         now = timezone.now()
         return self.filter(last_activity_at__lt=now - ACTIVITY_RESOLUTION).update(last_activity_at=now)
 
     def expired(self, now: datetime) -> SessionQuerySet:
-        return self.live().filter(expires_at__lte=now)
+        return self.handed_out().filter(expires_at__lte=now)
 
     def idle(self, now: datetime) -> SessionQuerySet:
         """Filter live sessions of playgrounds with an idle timeout whose last activity is older than it."""
@@ -125,7 +230,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
             F("last_activity_at") + F("playground__idle_timeout"), output_field=DateTimeField()
         )
         return (
-            self.live()
+            self.handed_out()
             .filter(playground__idle_timeout__isnull=False)
             .alias(idle_until=idle_until)
             .filter(idle_until__lte=now)
@@ -162,6 +267,13 @@ class Session(models.Model):
     stack_output = models.TextField(blank=True)
     # Who started it, for the cap on sessions one client holds at once (SESSIONS_PER_CLIENT).
     client_address = models.GenericIPAddressField(null=True, blank=True)
+    # The warm pool holding this session, booted ahead for the next learner (sessions/warm.py); empty once a
+    # learner has it, and for every session started cold.
+    pool = models.CharField(max_length=255, blank=True, db_index=True)
+    # The engine that runs its network and every instance of it, chosen when it starts (sessions/engines.py);
+    # one saved without it goes on the default engine (see save). Null only in the database: in a row written by
+    # the code from before engines during an upgrade, which daemon places on the default engine on first use.
+    engine = models.ForeignKey(Engine, on_delete=models.PROTECT, null=True, related_name="sessions")
 
     objects = SessionQuerySet.as_manager()
 
@@ -171,20 +283,67 @@ class Session(models.Model):
     def __str__(self) -> str:
         return self.id
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A session placed on no engine (by a test, the admin) goes where a deployment of one engine runs all.
+        if self.engine_id is None:
+            self.engine = Engine.default()
+        super().save(*args, **kwargs)
+
     @property
     def is_live(self) -> bool:
         return self.state == self.State.ACTIVE
 
     @property
+    def daemon(self) -> Daemon:
+        """Return the engine that runs the session's network and every instance of it."""
+        if self.engine is None and not self._state.adding:
+            # Started by a process still on the code from before engines, while migration 0008 ran (an upgrade
+            # keeps web running through it): that code ran every session on SANDBOX_ENGINE's engine.
+            self.engine = Engine.default()
+            Session.objects.filter(pk=self.pk, engine__isnull=True).update(engine=self.engine)
+        if self.engine is None:
+            raise ImproperlyConfigured(f"session {self.id} was never saved, so it is on no engine")
+        return self.engine.daemon
+
+    @property
     def default_image(self) -> str:
         return self.image_name or self.playground.default_image
 
-    def claim_ending(self, reason: str) -> bool:
-        """Move the session to ENDING, or take over an ending that stalled; return False when someone holds it."""
+    @classmethod
+    def claim_warm(cls, pool: str, instances: int, lifetime: timedelta, **fields: Any) -> Session | None:
+        """Hand a ready session of this warm pool to a learner, its clock started now; None when none is ready."""
+        # Not from an engine that takes no new sessions: draining, disabled, or down.
+        waiting = cls.objects.warm(pool).ready(instances).on_open_engines().order_by("created_at")
+        ready = waiting.values_list("pk", flat=True)
+        for _ in range(CLAIM_ATTEMPTS):
+            # Read the oldest ready session afresh on each attempt, in the transaction that claims it: SQLite runs
+            # it alone (BEGIN IMMEDIATE), so the session read is still there to claim. Reading a list once, outside,
+            # made 30 learners joining at once race for the same few sessions, and 9 of them start cold though
+            # the pool was full (bench/workshop.py).
+            with transaction.atomic():
+                pk = ready.first()
+                if pk is None:
+                    return None
+                now = timezone.now()
+                # Conditional on still waiting in the pool, for a database that runs transactions side by side: of
+                # two starts racing for one session, or a start and the pool retiring it, exactly one wins.
+                claimed = cls.objects.filter(pk=pk, pool=pool, state=cls.State.ACTIVE).update(
+                    pool="", created_at=now, expires_at=now + lifetime, last_activity_at=now, **fields
+                )
+            if claimed:
+                return cls.objects.select_related("playground").get(pk=pk)
+        return None
+
+    def claim_ending(self, reason: str, warm_only: bool = False) -> bool:
+        """Move the session to ENDING, or take over an ending that stalled; return False when someone holds it.
+
+        With warm_only, a live session is claimed only while it still waits in its warm pool.
+        """
         # One conditional UPDATE, so two workers (or a worker and a DELETE request) never both end it; ended_at
         # is the claim's lease until mark_ended, so a worker killed halfway does not strand the session.
         now = timezone.now()
-        claimable = Session.objects.filter(Q(state=self.State.ACTIVE) | _stalled(now), pk=self.pk)
+        active = Q(state=self.State.ACTIVE) & ~Q(pool="") if warm_only else Q(state=self.State.ACTIVE)
+        claimable = Session.objects.filter(active | _stalled(now), pk=self.pk)
         claimed = claimable.update(
             state=self.State.ENDING,
             ended_at=now,

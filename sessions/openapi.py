@@ -52,8 +52,9 @@ OPENAPI: dict[str, Any] = {
                 },
                 "responses": {
                     "200": _json(_ref("NewSession"), "With X-Requested-With: the new session"),
-                    "302": {"description": "Without it: redirect to /p/{session_id}"},
+                    "302": {"description": "Without it: redirect to /p/{session_id} (or to log in, see 403)"},
                     "400": ERRORS["400"],
+                    "403": _json(_ref("Error"), "login_required: LOGIN_REQUIRED_TO_START and nobody is logged in"),
                     "429": _json(_ref("Error"), "too_many_sessions: SESSION_STARTS_PER_MINUTE from one address"),
                     "503": _json(_ref("Error"), "out_of_capacity"),
                 },
@@ -267,6 +268,16 @@ OPENAPI: dict[str, Any] = {
                 },
             },
         },
+        "/sessions/{session_id}/instances/{name}/recording": {
+            "parameters": [SESSION_ID, INSTANCE_NAME],
+            "get": {
+                "summary": "The instance's terminal recording as asciicast v2, a download (until the session ends)",
+                "responses": {
+                    "200": {"description": "The recording", "content": {"application/x-asciicast": {}}},
+                    "404": _json(_ref("Error"), "Unknown session or instance, or no recording of it"),
+                },
+            },
+        },
         "/sessions/{session_id}/instances/{name}/file": {
             "parameters": [
                 SESSION_ID,
@@ -339,12 +350,40 @@ OPENAPI: dict[str, Any] = {
         "/my/playground": {
             "get": {"summary": "This site's playground", "responses": {"200": _json({"type": "object"}, "Settings")}}
         },
+        "/oauth/providers": {
+            "get": {
+                "summary": "The OAuth providers one may log in with",
+                "responses": {"200": _json({"type": "array", "items": {"type": "string"}}, "Provider names")},
+            }
+        },
+        "/oauth/providers/{provider}/login": {
+            "parameters": [{"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                "summary": "Log in through a provider (PWD's SDK opens it in a popup)",
+                "description": 'Ends on a page that posts "done" to the window that opened it, then closes.',
+                "parameters": [{"name": "next", "in": "query", "schema": {"type": "string"}}],
+                "responses": {
+                    "302": {"description": "To the provider's authorization page"},
+                    "404": {"description": "No such provider is configured (an HTML page)"},
+                    "502": {"description": "The provider did not answer (an HTML page)"},
+                },
+            },
+        },
+        "/users/me": {
+            "get": {
+                "summary": "Who is logged in",
+                "responses": {
+                    "200": _json(_ref("User"), "The user"),
+                    "401": _json(_ref("Error"), "not_logged_in"),
+                },
+            }
+        },
         "/ping": {
             "get": {
                 "summary": "Health for load balancers",
                 "responses": {
-                    "200": {"description": "Ready"},
-                    "503": {"description": "Docker engine unreachable"},
+                    "200": {"description": "Ready; `engines` maps each engine's address to its state"},
+                    "503": {"description": "A sandbox engine unreachable"},
                     "507": {"description": "At capacity"},
                 },
             }
@@ -356,6 +395,14 @@ OPENAPI: dict[str, Any] = {
                 "type": "object",
                 "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
                 "required": ["error", "message"],
+            },
+            "User": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "is_trainer": {"type": "boolean"},
+                },
             },
             "NewSession": {
                 "type": "object",

@@ -49,6 +49,8 @@ def parse_duration(text: str) -> timedelta | None:
 def stack_fields(url: str, name: str) -> dict[str, str]:
     """Validate PWD's stack and stack_name form fields."""
     url, name = url.strip(), name.strip()
+    if "\x00" in url + name:
+        raise BadInput("stack and stack_name may not contain a NUL character")
     if url:
         try:
             URLValidator(schemes=["http", "https"])(url)
@@ -84,9 +86,27 @@ def json_body(raw: bytes) -> dict[str, Any]:
         raise BadInput(f"the body is not valid JSON: {e}") from e
     except RecursionError as e:
         raise BadInput("the body nests JSON too deeply") from e
+    if _holds_nul(data):
+        # PostgreSQL's text cannot hold one: a name or image with it was a 500 there, and no command takes one.
+        raise BadInput("the body may not contain a NUL character (\\u0000)")
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
     return {str(k).lower(): v for k, v in data.items()}
+
+
+def _holds_nul(data: Any) -> bool:
+    """Tell whether any string (or key) in decoded JSON holds NUL; iterative, for JSON nested a thousand deep."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _string(body: dict[str, Any], key: str, label: str) -> str:

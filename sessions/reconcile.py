@@ -13,8 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 
 import engine
-from engine import daemon, sandboxes
-from sessions import capacity, lifecycle
+from engine import sandboxes
+from engine.daemon import Daemon
+from sessions import capacity, engines, lifecycle
 from sessions.models import Instance, Session
 
 log = logging.getLogger(__name__)
@@ -26,48 +27,62 @@ def sweep() -> None:
     Instance.objects.stuck(now).update(state=Instance.State.GONE)
     # Read the running rows before listing the engine: an instance that starts running after the listing
     # must not look vanished.
-    running = list(Instance.objects.reachable())
+    running = list(Instance.objects.reachable().select_related("session__engine"))
+    # Not an engine that is down: it does not answer, and its sessions were ended (sessions/engines.py); the
+    # sweep after it answers again removes what they left there.
+    for target in dict.fromkeys(e.daemon for e in engines.all_engines() if e.down_since is None):
+        try:
+            sweep_engine(target, [i for i in running if i.session.daemon == target], now)
+        except Exception:
+            # One engine's failure must stop neither the other engines' sweeps nor the endings scheduled after.
+            log.exception("the sweep of the engine at %s failed; the next sweep tries again", target.url)
+
+
+def sweep_engine(target: Daemon, running: list[Instance], now: datetime) -> None:
+    """Repair what drifted between the database and one engine, given the instances that run on it."""
     try:
-        objects = sandboxes.deployment_objects()
+        objects = sandboxes.deployment_objects(target)
     except engine.EngineError:
-        log.exception("the sweep cannot list the engine's objects; only ending sessions this time")
-    else:
-        containers = {o.instance: o for o in objects if o.kind == "container"}
-        for instance in running:
-            container = containers.get(instance.name)
-            if container is None:
-                lifecycle.forget_vanished(instance)
-            elif container.stopped:
-                lifecycle.revive(instance)
-        remove_orphans(objects, now)
-        guard_disk([i for i in running if i.name in containers], containers)
+        log.exception("the sweep cannot list the objects of the engine at %s; only ending sessions", target.url)
+        return
+    containers = {o.instance: o for o in objects if o.kind == "container"}
+    for instance in running:
+        container = containers.get(instance.name)
+        if container is None:
+            lifecycle.forget_vanished(instance)
+        elif container.stopped:
+            lifecycle.revive(instance)
+    remove_orphans(target, objects, now)
+    guard_disk(target, [i for i in running if i.name in containers], containers)
 
 
-def guard_disk(running: list[Instance], containers: dict[str, sandboxes.LabelledObject]) -> None:
+def guard_disk(target: Daemon, running: list[Instance], containers: dict[str, sandboxes.LabelledObject]) -> None:
     """Keep the host's free disk above the reserve: freeze the sandbox that takes most, thaw all once it is back.
 
     Sandboxes' disks are sparse, so together they may promise more than the host has; new instances are refused
     below SANDBOX_DISK_RESERVE_MB, and this stops those already running from taking the rest.
     """
     try:
-        free = capacity.disk_free_mb(daemon.data_root())
+        free = capacity.disk_free_mb(target.data_root())
+        if free is None:
+            return
         if free >= settings.SANDBOX_DISK_RESERVE_MB:
             for instance in running:
                 if containers[instance.name].paused:
-                    sandboxes.thaw_sandbox(instance.name)
+                    sandboxes.thaw_sandbox(target, instance.name)
                     log.warning("disk space is back (%d MiB free): thawed %s", free, instance.name)
         elif free < settings.SANDBOX_DISK_RESERVE_MB // 2:
             awake = [i for i in running if not containers[i.name].paused]
             if awake:
-                hog = max(awake, key=lambda i: sandboxes.disk_used_bytes(i.name))
+                hog = max(awake, key=lambda i: sandboxes.disk_used_bytes(target, i.name))
                 message = "this server is short of disk space: this instance is frozen until there is room again"
-                sandboxes.freeze_sandbox(hog.name, message)
+                sandboxes.freeze_sandbox(target, hog.name, message)
                 log.warning("only %d MiB of disk left: froze %s, the largest", free, hog.name)
     except (engine.EngineError, OSError):
         log.exception("could not guard the host's disk space; the next sweep tries again")
 
 
-def remove_orphans(objects: list[sandboxes.LabelledObject], now: datetime) -> None:
+def remove_orphans(target: Daemon, objects: list[sandboxes.LabelledObject], now: datetime) -> None:
     """Remove labelled objects whose session ended or never existed, or whose instance is gone."""
     # Only objects older than the grace period count: a session's or instance's row is inserted before its
     # objects are created, but may not be committed yet. The rows are read after the engine was listed, so an
@@ -91,6 +106,6 @@ def remove_orphans(objects: list[sandboxes.LabelledObject], now: datetime) -> No
         return
     log.warning("removing %d orphaned objects: %s", len(orphans), ", ".join(f"{o.kind} {o.name}" for o in orphans))
     try:
-        sandboxes.remove_objects(orphans)
+        sandboxes.remove_objects(target, orphans)
     except engine.EngineError:
         log.exception("could not remove every orphan; the next sweep tries again")

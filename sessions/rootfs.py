@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from engine import images
+from engine import daemon, images
 
 Progress = Callable[[str], None]
 
@@ -113,7 +113,7 @@ def import_root(root: Path, tag: str, changes: list[str], progress: Progress) ->
         progress("packing the root file system")
         subprocess.run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(tarball), "."], check=True)
         progress(f"importing {tarball.stat().st_size // 2**20} MiB into the engine as {tag}")
-        images.import_rootfs(tarball, tag, changes)
+        images.import_rootfs(daemon.default(), tarball, tag, changes)
 
 
 @contextlib.contextmanager

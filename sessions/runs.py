@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
-import threading
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,6 +17,7 @@ import engine
 from engine import execs
 from sessions.lifecycle import EngineTrouble, SandboxError
 from sessions.models import Instance
+from sessions.slots import Slots
 
 # What is reported back of a command's output: its last REPORTED_OUTPUT bytes (errors come last).
 REPORTED_OUTPUT = 16 * 1024
@@ -77,44 +75,33 @@ def run(instance: Instance, command: list[str], timeout: float) -> Result:
     """Run a command in the instance to its end or its deadline; raise EngineTrouble if the engine fails."""
     if timeout <= 0:
         return Result(command, None, "", cut_short="was not run: no time was left")
+    daemon = instance.session.daemon
     try:
-        code, output = execs.exec_run(instance.name, command, timeout=timeout)
+        code, output = execs.exec_run(daemon, instance.name, command, timeout=timeout)
     except engine.ExecCutShort as e:
-        return Result(command, None, "", cut_short=f"was stopped: it {str(e).rpartition(': ')[2]}")
+        why = f"printed more than {execs.EXEC_OUTPUT_LIMIT} bytes" if e.printed_too_much else "did not finish in time"
+        return Result(command, None, "", cut_short=f"was stopped: it {why}")
     except engine.EngineError as e:
-        raise EngineTrouble(f"could not run a command in {instance.hostname}: {e}") from e
+        raise EngineTrouble(f"could not run a command in {instance.hostname}: {e}", daemon.url) from e
     text = output[-REPORTED_OUTPUT:].decode(errors="replace")
     return Result(command, code, text)
 
 
-# Execs running for clients, per session, in this process: each holds a thread until its command ends.
-_running: Counter[str] = Counter()
-_running_lock = threading.Lock()
+# Execs running for clients in this process: each holds a thread until its command ends.
+_running = Slots("commands", TooManyCommands)
 
 
-@contextmanager
-def _exec_slot(session_id: str) -> Iterator[None]:
-    """Hold one of the session's EXEC_PER_SESSION slots, or raise TooManyCommands."""
-    with _running_lock:
-        if _running[session_id] >= settings.EXEC_PER_SESSION:
-            raise TooManyCommands(
-                f"this session already runs {settings.EXEC_PER_SESSION} commands; wait for one to end"
-            )
-        _running[session_id] += 1
-    try:
-        yield
-    finally:
-        with _running_lock:
-            _running[session_id] -= 1
-            if not _running[session_id]:
-                del _running[session_id]
+def command_slot(session_id: str) -> AbstractContextManager[None]:
+    """Hold one of the slots execs and the editor's commands share (EXEC_PER_SESSION, EXECS_AT_ONCE), or raise
+    TooManyCommands: each holds a thread of the web process until its command ends."""
+    return _running.hold(session_id, settings.EXEC_PER_SESSION, settings.EXECS_AT_ONCE)
 
 
 def exec_status(instance: Instance, command: list[str], timeout: float) -> int:
     """Run a command for a client (PWD's exec) and return its exit code; raise CommandCutShort if it was stopped."""
     if instance.state != Instance.State.RUNNING:
         raise NotRunning(f"{instance.hostname} is still starting; try again once it runs")
-    with _exec_slot(instance.session_id):
+    with command_slot(instance.session_id):
         result = run(instance, command, timeout)
     if result.status_code is None:
         raise CommandCutShort(

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from sessions import capacity, lifecycle, runs
 from sessions.models import Instance, Session
+from sessions.slots import Slots
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,8 +50,41 @@ class SetupFailed(lifecycle.SandboxError):
         self.instances = instances
 
 
+class SetupRunning(lifecycle.SandboxError):
+    status = 409
+    code = "setup_running"
+
+
+class TooManySetups(lifecycle.SandboxError):
+    status = 429
+    code = "too_many_setups"
+
+
+# Setups running in this process: each holds SETUP_PARALLEL + 1 threads until it ends.
+_running = Slots("setups", TooManySetups)
+
+
 def setup_session(session: Session, nodes: list[SetupNode]) -> list[dict[str, Any]]:
     """Start the nodes in parallel, forming their swarm meanwhile, then run each one's commands in order."""
+    with _running.hold(session.id, settings.SETUPS_AT_ONCE, settings.SETUPS_AT_ONCE), _claimed(session):
+        return _setup(session, nodes)
+
+
+@contextmanager
+def _claimed(session: Session) -> Iterator[None]:
+    """Hold the session's setup claim, shared by every web process through the cache, or raise SetupRunning."""
+    key = f"setup:{session.id}"
+    # Past the longest a setup lasts, a claim whose process died lets the next one in.
+    lease = settings.SANDBOX_READY_TIMEOUT + 2 * settings.SETUP_TIMEOUT + 60
+    if not cache.add(key, True, timeout=lease):
+        raise SetupRunning("this session is being set up already; wait until that ends")
+    try:
+        yield
+    finally:
+        cache.delete(key)
+
+
+def _setup(session: Session, nodes: list[SetupNode]) -> list[dict[str, Any]]:
     _check_room(session, nodes)
     nodes = _named(nodes)
     started = _start_all(session, nodes)
@@ -70,8 +106,6 @@ _KEPT = "the instances stay as they are: delete them (or close the session) to s
 
 def _check_room(session: Session, nodes: list[SetupNode]) -> None:
     """Refuse before anything is made when the session or the host cannot take every node."""
-    # Two setups racing past this check collide on their hostnames or the session's limit in add_instance;
-    # the loser removes what it made.
     if session.live_instances().exists():
         raise NotEmpty("this session already has instances; a template sets up an empty session only")
     offered = session.playground.images
@@ -125,7 +159,7 @@ class _Swarm:
         self.leader: Instance | None = None
         self.tokens: dict[str, str] = {}
         self.failure = ""
-        self.deadline = time.monotonic() + settings.SANDBOX_READY_TIMEOUT + settings.SETUP_TIMEOUT
+        self.deadline = 0.0  # SETUP_TIMEOUT from when the leader begins its steps: nobody joins before
 
     def left(self) -> float:
         """Return the seconds left for the swarm's steps; a step started with none left fails at once."""

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 import engine
 from engine import execs, streams
+from engine.daemon import Daemon
 from sessions import events, fetch, lifecycle
 from sessions.models import Instance, Session, StackState
 
@@ -37,7 +38,9 @@ KEPT_CHARS = 16 * 1024
 SAVE_SECONDS = 1.0
 _PROJECT_INVALID = re.compile(r"[^a-z0-9_-]+")
 # Terminal escapes and control characters, but newlines and tabs: the output is shown as plain text.
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]"
+)
 
 
 class StackBusy(lifecycle.SandboxError):
@@ -48,6 +51,11 @@ class StackBusy(lifecycle.SandboxError):
 class TooManyDeploys(lifecycle.SandboxError):
     status = 503
     code = "stack_capacity"
+
+
+class QueueUnavailable(lifecycle.SandboxError):
+    status = 503
+    code = "queue_unavailable"
 
 
 class StackFailed(Exception):
@@ -66,7 +74,8 @@ def check(url: str = "") -> None:
         hosts = ", ".join(settings.FETCH_ALLOWED_HOSTS) or "none"
         raise fetch.FetchRefused(f"stack {url[:200]} is not on a host this server fetches from ({hosts})")
     # Each deploy holds a worker thread until it ends; the sweeps that end sessions need the others. Counted
-    # before the claim, so two racing requests may both pass: at most one over.
+    # before the claim, so racing requests may all pass (k of them, k - 1 over): a soft cap, which the worker's
+    # WORKER_CONCURRENCY bounds for good (a deploy past it waits in the queue).
     if Session.objects.deploying(timezone.now()).count() >= settings.STACK_DEPLOYS_AT_ONCE:
         raise TooManyDeploys("this server is deploying as many stacks as it can; try again in a minute")
 
@@ -88,7 +97,7 @@ def deploy(session_id: str, compose: str | None = None) -> None:
         text = compose if compose is not None else _fetch(session.stack)
         instance = _instance(session, out)
         out.say(f"$ docker compose -p {session.stack_name} up -d   (on {instance.hostname})\n")
-        asyncio.run(_compose_up(instance.name, session.stack_name, text, out))
+        asyncio.run(_compose_up(session.daemon, instance.name, session.stack_name, text, out))
     except (lifecycle.SandboxError, engine.EngineError, StackFailed) as e:
         out.fail(str(e))
         return
@@ -130,10 +139,10 @@ def _instance(session: Session, out: Output) -> Instance:
     return lifecycle.add_instance(session, lifecycle.InstanceRequest())
 
 
-async def _compose_up(name: str, project: str, compose: str, out: Output) -> None:
+async def _compose_up(daemon: Daemon, name: str, project: str, compose: str, out: Output) -> None:
     """Run `docker compose up -d` with the file on its stdin; raise StackFailed unless it succeeds in time."""
     cmd = ["docker", "compose", "--ansi", "never", "-p", project, "-f", "-", "up", "-d"]
-    stream = await streams.open_exec(name, cmd, tty=False, workdir="/root", env={"COMPOSE_PROGRESS": "plain"})
+    stream = await streams.open_exec(daemon, name, cmd, tty=False, workdir="/root", env={"COMPOSE_PROGRESS": "plain"})
     deadline = asyncio.get_running_loop().time() + settings.STACK_DEPLOY_TIMEOUT
     try:
         async with asyncio.timeout_at(deadline):
@@ -142,10 +151,10 @@ async def _compose_up(name: str, project: str, compose: str, out: Output) -> Non
             stream.write_eof()
             await _relay(stream, out, deadline)
     except TimeoutError:
-        await asyncio.to_thread(execs.stop_exec, stream.exec_id)
+        await asyncio.to_thread(execs.stop_exec, daemon, stream.exec_id)
         raise StackFailed(f"the deploy did not finish within {settings.STACK_DEPLOY_TIMEOUT:.0f} seconds") from None
     except StackFailed:
-        await asyncio.to_thread(execs.stop_exec, stream.exec_id)
+        await asyncio.to_thread(execs.stop_exec, daemon, stream.exec_id)
         raise
     finally:
         stream.close()

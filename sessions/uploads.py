@@ -6,13 +6,14 @@ own (playground/asgi.py sends it here; playground/bodylimit.py passes the body o
 - `url=` an http(s) URL on FETCH_ALLOWED_HOSTS: the server fetches it into `path`, named as the URL's last part;
 - any other body (PWD's SDK): the body is the file, named as `url`'s last part (or a Content-Disposition
   filename) in the folder `path`, else `path` itself.
-A relative `path` starts at the terminal shell's folder. Each file is written under a temporary name and moved
-into place once whole: a failed or cut upload leaves nothing behind.
+A relative `path` starts at the terminal shell's folder. Each file is written under a temporary name; an upload's
+files are moved into place together once all are whole, so a failed or cut upload leaves no file behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import posixpath
@@ -24,12 +25,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.request import split_domain_port, validate_host
 
-from engine.daemon import run_blocking
+from engine.daemon import Daemon, run_blocking
 from sessions import fetch, instancefiles, multipart
 from sessions.activity import record_activity
 from sessions.api import error, get_instance, get_live_session, json_api
 from sessions.lifecycle import BadInput, SandboxError
+from sessions.slots import Slots
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,12 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 ROUTE = re.compile(r"/sessions/(?P<session_id>[^/]+)/instances/(?P<name>[^/]+)/uploads")
-_running = 0
-# Seconds the rest of a timed-out upload's body is still read before the answer.
+# Seconds the rest of a refused or timed-out upload's body is still read before the answer (then the connection
+# closes: playground/bodylimit.py).
 SKIP_GRACE = 5.0
+# Files one multipart upload may hold: each costs the instance about three commands (0.2 s), so that many keep an
+# upload, and its discarding when it fails, within seconds.
+MAX_FILES = 20
 
 
 class TooManyUploads(SandboxError):
@@ -56,6 +62,9 @@ class ClientGone(Exception):
     """The client hung up (or sent more than UPLOAD_MAX_BYTES and was cut off)."""
 
 
+_running = Slots("uploads", TooManyUploads)
+
+
 class Body:
     """The request's body as the server passes it on, chunk by chunk."""
 
@@ -65,7 +74,11 @@ class Body:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while not self.ended:
-            message = await self._receive()
+            try:
+                async with asyncio.timeout(settings.UPLOAD_STALL_TIMEOUT):
+                    message = await self._receive()
+            except TimeoutError:
+                raise UploadTimedOut(f"the client sent nothing for {settings.UPLOAD_STALL_TIMEOUT:g} s") from None
             if message["type"] == "http.disconnect":
                 raise ClientGone()
             self.ended = not message.get("more_body", False)
@@ -80,54 +93,48 @@ class Body:
 
 async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """Answer one upload: 200 with the files written, or a JSON error."""
-    global _running
     body = Body(receive)
     status = 200
     answer: dict[str, Any] = {}
     try:
-        if _running >= settings.UPLOADS_AT_ONCE:
-            raise TooManyUploads("this server is busy with other uploads; try again in a moment")
-        _running += 1
-        try:
-            async with asyncio.timeout(settings.UPLOAD_TIMEOUT):
-                answer = {"files": await _upload(scope, body)}
-        except TimeoutError:
-            raise UploadTimedOut(f"the upload did not finish within {settings.UPLOAD_TIMEOUT:g} s") from None
-        finally:
-            _running -= 1
+        match = ROUTE.fullmatch(scope["path"])
+        if match is None:
+            raise Http404("no such upload route")
+        _check_host(scope)
+        with _running.hold(match["session_id"], settings.UPLOADS_PER_SESSION, settings.UPLOADS_AT_ONCE):
+            try:
+                async with asyncio.timeout(settings.UPLOAD_TIMEOUT):
+                    answer = {"files": await _upload(scope, match, body)}
+            except TimeoutError:
+                raise UploadTimedOut(f"the upload did not finish within {settings.UPLOAD_TIMEOUT:g} s") from None
     except SandboxError as e:
         status, answer = e.status, {"error": e.code, "message": str(e)}
     except Http404 as e:
         status, answer = 404, {"error": "not_found", "message": str(e)}
     except ClientGone:
         return
-    # The rest of the body is read, so the client reads the answer instead of a broken pipe. One past its deadline
-    # gets a moment more only: it is answered all the same, and its connection closed (playground/bodylimit.py).
+    # What is left of a refused upload's body is read for a moment, so a client that waits for its end reads the
+    # answer instead of a broken pipe; then it is answered all the same, and its connection closed.
     try:
-        async with asyncio.timeout(SKIP_GRACE if status == UploadTimedOut.status else settings.UPLOAD_TIMEOUT):
+        async with asyncio.timeout(SKIP_GRACE):
             await body.skip()
-    except ClientGone:
-        return
-    except TimeoutError:
+    except (ClientGone, UploadTimedOut, TimeoutError):
         pass
     await _answer(scope, send, status, answer)
 
 
-async def _upload(scope: dict[str, Any], body: Body) -> list[dict[str, Any]]:
-    match = ROUTE.fullmatch(scope["path"])
-    if match is None:
-        raise Http404("no such upload route")
-    name = await database_sync_to_async(_instance_name)(match["session_id"], match["name"])
+async def _upload(scope: dict[str, Any], match: re.Match[str], body: Body) -> list[dict[str, Any]]:
+    daemon, name = await database_sync_to_async(_instance_name)(match["session_id"], match["name"])
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     path, url = query.get("path", [""])[0], query.get("url", [""])[0]
-    place = await run_blocking(instancefiles.resolve, name, path or ".")
-    if url.startswith(("http://", "https://")):
-        return [await _fetched(name, place, url)]
+    place = await run_blocking(instancefiles.resolve, daemon, name, path or ".")
+    if url.lower().startswith(("http://", "https://")):
+        return [await _fetched(daemon, name, place, url)]
     headers = dict(scope.get("headers", []))
     content_type = headers.get(b"content-type", b"").decode("latin-1")
     boundary = multipart.boundary(content_type)
     if boundary is not None:
-        return await _multipart(name, place, boundary, body)
+        return await _multipart(daemon, name, place, boundary, body)
     named = url or multipart.filename(headers.get(b"content-disposition", b""))
     if named:
         dest = posixpath.join(place, instancefiles.checked_name(posixpath.basename(named)))
@@ -138,68 +145,67 @@ async def _upload(scope: dict[str, Any], body: Body) -> list[dict[str, Any]]:
             "an upload that is not multipart names its file: path=<file>, or url=<name> (or a Content-Disposition"
             " filename) and path=<folder>"
         )
-    return [await _write(name, dest, body.chunks())]
+    return [await _write(daemon, name, dest, body.chunks())]
 
 
-def _instance_name(session_id: str, name: str) -> str:
+def _check_host(scope: dict[str, Any]) -> None:
+    """Refuse a Host that is not in ALLOWED_HOSTS, as Django does for every other route."""
+    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        raise BadInput(f"the host {host[:100]!r} is not served here (ALLOWED_HOSTS)")
+
+
+def _instance_name(session_id: str, name: str) -> tuple[Daemon, str]:
     session = get_live_session(session_id)
     record_activity(session.id)
-    return get_instance(session, name).name
+    return session.daemon, get_instance(session, name).name
 
 
-async def _multipart(name: str, folder: str, boundary: bytes, body: Body) -> list[dict[str, Any]]:
-    parser = multipart.Parser(boundary)
-    written: list[dict[str, Any]] = []
-    writer: instancefiles.FileWriter | None = None
-    try:
-        async for chunk in body.chunks():
-            try:
-                events = parser.feed(chunk)
-            except multipart.MultipartError as e:
-                raise BadInput(f"the upload is not valid multipart/form-data: {e}") from None
-            for event in events:
-                if isinstance(event, multipart.Part):
+async def _multipart(daemon: Daemon, name: str, folder: str, boundary: bytes, body: Body) -> list[dict[str, Any]]:
+    """Write each file under a temporary name, then put them all in place: a failed upload puts none there."""
+    async with contextlib.AsyncExitStack() as files:
+        writers: list[instancefiles.FileWriter] = []
+        writer: instancefiles.FileWriter | None = None
+        try:
+            parser = multipart.Parser(boundary)
+            async for chunk in body.chunks():
+                for event in parser.feed(chunk):
+                    if isinstance(event, multipart.Data):
+                        if writer is not None:
+                            await writer.write(event.data)
+                        continue
                     if writer is not None:
-                        written.append(await _finish(writer))
+                        await writer.close()
                     writer = None
                     if event.filename:
+                        if len(writers) >= MAX_FILES:
+                            raise BadInput(f"an upload holds at most {MAX_FILES} files")
                         dest = posixpath.join(folder, instancefiles.checked_name(event.filename))
-                        writer = instancefiles.FileWriter(name, dest)
-                        await writer.open()
-                elif writer is not None:
-                    await writer.write(event.data)
-            if parser.done and writer is not None:
-                written.append(await _finish(writer))
-                writer = None
+                        writer = await files.enter_async_context(instancefiles.FileWriter(daemon, name, dest))
+                        writers.append(writer)
+        except multipart.MultipartError as e:
+            raise BadInput(f"the upload is not valid multipart/form-data: {e}") from None
         if not parser.done:
             raise BadInput("the upload ended before its closing boundary")
-    except BaseException:
         if writer is not None:
-            await writer.discard()
-        raise
-    if not written:
-        raise BadInput("the upload holds no file (multipart parts with a filename)")
-    return written
+            await writer.close()
+        if not writers:
+            raise BadInput("the upload holds no file (multipart parts with a filename)")
+        for writer in writers:
+            await writer.place()
+    return [{"path": writer.dest, "bytes": writer.written} for writer in writers]
 
 
-async def _finish(writer: instancefiles.FileWriter) -> dict[str, Any]:
-    await writer.finish()
+async def _write(daemon: Daemon, name: str, dest: str, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+    async with instancefiles.FileWriter(daemon, name, dest) as writer:
+        async for chunk in chunks:
+            await writer.write(chunk)
+        await writer.finish()
     return {"path": writer.dest, "bytes": writer.written}
 
 
-async def _write(name: str, dest: str, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
-    writer = instancefiles.FileWriter(name, dest)
-    await writer.open()
-    try:
-        async for chunk in chunks:
-            await writer.write(chunk)
-        return await _finish(writer)
-    except BaseException:
-        await writer.discard()
-        raise
-
-
-async def _fetched(name: str, folder: str, url: str) -> dict[str, Any]:
+async def _fetched(daemon: Daemon, name: str, folder: str, url: str) -> dict[str, Any]:
     """Fetch url (from an allowed host only) into the folder, chunk by chunk."""
     filename = instancefiles.checked_name(unquote(posixpath.basename(urlsplit(url).path)))
     opened = fetch.fetch(url, limit=min(settings.FETCH_MAX_BYTES, settings.UPLOAD_MAX_BYTES))
@@ -210,7 +216,7 @@ async def _fetched(name: str, folder: str, url: str) -> dict[str, Any]:
             yield chunk
 
     try:
-        return await _write(name, posixpath.join(folder, filename), fetched())
+        return await _write(daemon, name, posixpath.join(folder, filename), fetched())
     finally:
         await asyncio.to_thread(opened.__exit__, None, None, None)
 

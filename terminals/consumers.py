@@ -12,7 +12,8 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from sessions import events, lifecycle
+from engine.daemon import Daemon
+from sessions import engines, events, lifecycle
 from sessions.activity import Activity
 from sessions.models import Instance, Session
 from terminals import hub
@@ -24,8 +25,10 @@ CLOSE_SESSION_ENDED = 4410
 
 
 @database_sync_to_async
-def _session_state(session_id: str) -> str | None:
-    return Session.objects.filter(pk=session_id).values_list("state", flat=True).first()
+def _session_state(session_id: str) -> tuple[str, str, Daemon] | None:
+    """Return the session's state, why it ended, and the engine its instances run on; None when there is none."""
+    session = Session.objects.select_related("engine").filter(pk=session_id).first()
+    return None if session is None else (session.state, session.end_reason, session.daemon)
 
 
 @database_sync_to_async
@@ -68,14 +71,18 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
         self.activity = Activity(self.session_id)
         # Viewers that acknowledge output frames ("instance terminal ack") get flow control; PWD's did not.
-        self.acknowledges = parse_qs(self.scope.get("query_string", b"").decode()).get("flow") == ["ack"]
-        state = await _session_state(self.session_id)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.acknowledges = query.get("flow") == ["ack"]
+        # A trainer watching a learner's terminal (?readonly=1): what it sends is ignored, acknowledgements aside.
+        self.readonly = query.get("readonly") == ["1"]
+        found = await _session_state(self.session_id)
         await self.accept()
-        if state is None:
+        if found is None:
             await self.close(code=CLOSE_UNKNOWN_SESSION)
             return
+        state, reason, self.daemon = found
         if state != Session.State.ACTIVE:
-            await self._send_event("session end", [])
+            await self._send_event("session end", [engines.DOWN_MESSAGE] if reason == engines.DOWN_REASON else [])
             await self.close(code=CLOSE_SESSION_ENDED)
             return
         # Join before listing, so an instance started in between is announced rather than missed.
@@ -131,6 +138,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         except (KeyError, TypeError):
             log.debug("ignoring a frame without a name on session %s", self.session_id)
             return
+        if self.readonly and name != "instance terminal ack":
+            return
         if name == "instance terminal in" and len(args) == 2:
             await self._terminal_in(str(args[0]), str(args[1]))
         elif name == "instance terminal ack" and len(args) == 2:
@@ -157,7 +166,12 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def _attach(self, instance: str) -> None:
         if instance not in self.terminals:
             self.terminals[instance] = await hub.join(
-                instance, self._send_event, acknowledged=self.acknowledges, size=self.size
+                self.daemon,
+                instance,
+                self._send_event,
+                acknowledged=self.acknowledges,
+                size=self.size,
+                session=self.session_id,
             )
 
     async def _terminal_in(self, instance: str, data: str) -> None:

@@ -1,19 +1,22 @@
 """An instance's terminal, shared by its viewers: the sandbox's own tty, attached once per web process.
 
-The shell is the sandbox's PID-1 login shell, as in PWD, so it outlives every WebSocket. One hub per
-instance reads the tty, keeps the recent output (RECENT_BYTES, cut at a line start) and fans each frame out
-to the viewers. A viewer that joins, or that falls behind, is sent the recent output once (after clearing
-its screen) and then every frame from there on: each viewer's byte offset in the tty's output says what it
-has, so nothing reaches it twice and nothing is skipped in between. Input from all viewers is written in
-arrival order. The tty is sized to the smallest viewer, as in PWD. While anyone views it, the hub also follows
-the instance's published ports (terminals/ports.py) and tells its viewers when they change, and its CPU, memory
-and network use (terminals/stats.py), told every few seconds.
+The shell is the sandbox's PID-1 login shell, as in PWD, so it outlives every WebSocket. One hub per instance
+reads the tty, keeps the recent output (RECENT_BYTES, cut at a line start) and fans each frame out to the
+viewers (windows and recent output: terminals/flow.py). A viewer that joins, or that falls behind, is sent the
+recent output once (after clearing its screen) and then every frame from there on: each viewer's byte offset in
+the tty's output says what it has, so nothing reaches it twice and nothing is skipped in between. Input from all
+viewers is written in arrival order. The tty is sized to the smallest viewer, as in PWD. While anyone views it,
+the hub also follows the instance's published ports (terminals/ports.py) and tells its viewers when they change,
+and its CPU, memory and network use (terminals/stats.py), told every few seconds.
 
 Flow control: a viewer that acknowledges frames has at most WINDOW_BYTES in flight; while one has a full
 window the hub stops reading, the engine stops reading the tty, and the shell waits, so a flood costs
 bounded memory. A viewer whose window stays full for STALL_SECONDS (a frozen tab) stops holding the others
 back; it is sent the recent output when it acknowledges again. A viewer that never acknowledges (PWD's page)
 is assumed to take UNACKNOWLEDGED_RATE, never holds the shell back, and skips to the recent output past that.
+
+Recording: the hub of a session's instance also appends what it reads, and each size it sets, to the instance's
+asciicast recording (terminals/recording.py), so the tty has one reader whether or not it is recorded.
 """
 
 from __future__ import annotations
@@ -22,23 +25,24 @@ import asyncio
 import codecs
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 
 import engine
+import metrics
 from engine import streams
+from engine.daemon import Daemon
+from sessions import recordings
 from terminals import ports, stats
+from terminals.flow import Recent, Window
+from terminals.recording import Recorder
 
 log = logging.getLogger(__name__)
 
 FRAME_BYTES = 32 * 1024
-WINDOW_BYTES = 256 * 1024
-RECENT_BYTES = 64 * 1024
 PENDING_INPUT_BYTES = 64 * 1024
 STALL_SECONDS = 5.0
-UNACKNOWLEDGED_RATE = 1024 * 1024  # bytes per second
 RETRY_SECONDS = (0.5, 1, 2, 5)
 STABLE_SECONDS = 5
 DEFAULT_SIZE = (80, 24)
@@ -50,95 +54,6 @@ CLEAR = "\x1b[H\x1b[2J\x1b[3J"
 
 # send(event name, args) puts one PWD event on a viewer's WebSocket.
 Send = Callable[[str, list[object]], Awaitable[None]]
-
-
-class Window:
-    """Count output bytes sent but not yet taken by the viewer; closed while too many are.
-
-    A viewer that acknowledges frames takes them when it says so. One that never does (PWD's page) is assumed
-    to take UNACKNOWLEDGED_RATE bytes per second, so a slow one cannot make the server buffer without bound.
-    """
-
-    def __init__(self, acknowledged: bool) -> None:
-        self.acknowledged = acknowledged
-        self.full_since = 0.0
-        self._frames: deque[int] = deque()
-        # In flight when last counted, at _counted_at; one that does not acknowledge has taken more since.
-        self._bytes = 0.0
-        self._counted_at = 0.0
-        self._open = asyncio.Event()
-        self._open.set()
-
-    def in_flight(self) -> float:
-        """Return how many of the bytes sent the viewer has not taken yet."""
-        return self._in_flight(asyncio.get_running_loop().time())
-
-    def is_open(self) -> bool:
-        if self.acknowledged:
-            return self._open.is_set()
-        return self.in_flight() < WINDOW_BYTES
-
-    def sent(self, size: int) -> None:
-        now = asyncio.get_running_loop().time()
-        if not self.acknowledged:
-            self._bytes, self._counted_at = self._in_flight(now) + size, now
-            return
-        self._frames.append(size)
-        self._bytes += size
-        if self._bytes >= WINDOW_BYTES and self._open.is_set():
-            self._open.clear()
-            self.full_since = now
-
-    def acknowledge(self, frames: int) -> None:
-        if not self.acknowledged:
-            return
-        for _ in range(min(frames, len(self._frames))):
-            self._bytes -= self._frames.popleft()
-        if self._bytes < WINDOW_BYTES:
-            self._open.set()
-
-    def seconds_to_open(self) -> float:
-        """Return how long until a viewer that does not acknowledge has taken enough to be sent more."""
-        return max(0.0, (self.in_flight() - WINDOW_BYTES) / UNACKNOWLEDGED_RATE) + 0.01
-
-    def release(self) -> None:
-        """Stop holding anyone back (the viewer has left)."""
-        self._open.set()
-
-    async def wait_open(self) -> None:
-        await self._open.wait()
-
-    def _in_flight(self, now: float) -> float:
-        if self.acknowledged:
-            return self._bytes
-        return max(0.0, self._bytes - (now - self._counted_at) * UNACKNOWLEDGED_RATE)
-
-
-class Recent:
-    """The last RECENT_BYTES or so of a tty's output, starting at a line, and how many bytes came in all."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self._data = bytearray()
-
-    def append(self, data: bytes) -> None:
-        self.total += len(data)
-        self._data += data
-        # Trim rarely (at twice the size), so appending stays cheap during a flood.
-        if len(self._data) > 2 * RECENT_BYTES:
-            del self._data[: self._start()]
-
-    def text(self) -> str:
-        """Return the recent output as text; a character still incomplete at the end is left to the next frame."""
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        return decoder.decode(bytes(self._data[self._start() :]))
-
-    def _start(self) -> int:
-        cut = max(0, len(self._data) - RECENT_BYTES)
-        if cut == 0:
-            return 0
-        line = self._data.find(b"\n", cut)
-        return line + 1 if line >= 0 else cut
 
 
 class Viewer:
@@ -249,9 +164,11 @@ class Viewer:
 class Hub:
     """Attach to one instance's tty, and share it between viewers."""
 
-    def __init__(self, instance: str, recent: Recent) -> None:
+    def __init__(self, daemon: Daemon, instance: str, recent: Recent, recorder: Recorder | None = None) -> None:
+        self.daemon = daemon
         self.instance = instance
         self.recent = recent
+        self.recorder = recorder
         self.viewers: list[Viewer] = []
         self.loop = asyncio.get_running_loop()
         self._stream: streams.TtyStream | None = None
@@ -283,6 +200,7 @@ class Hub:
             self._linger = None
         viewer = Viewer(self, send, acknowledged, size)
         self.viewers.append(viewer)
+        metrics.OPEN_TERMINALS.inc()
         if self._unfollow_later is not None:
             self._unfollow_later.cancel()
             self._unfollow_later = None
@@ -309,6 +227,7 @@ class Hub:
 
     def _remove(self, viewer: Viewer) -> None:
         self.viewers.remove(viewer)
+        metrics.OPEN_TERMINALS.dec()
         viewer.release()
         if not self.viewers:
             self._unfollow_later = self.loop.call_later(PORTS_LINGER_SECONDS, self._unfollow)
@@ -340,6 +259,8 @@ class Hub:
             if self._stream is not None and size != self._size:
                 self._size = size
                 await self._stream.resize(*size)
+                if self.recorder is not None:
+                    self.recorder.resize(*size)
 
     def _smallest(self) -> tuple[int, int]:
         sizes = [v.size for v in self.viewers if v.size is not None]
@@ -363,6 +284,8 @@ class Hub:
         try:
             await self._attach_while_viewed()
         finally:
+            if self.recorder is not None:
+                self.recorder.close()
             self._unfollow()
             # Event streams are closed before the hub counts as stopped.
             await asyncio.gather(*self._unfollowing, return_exceptions=True)
@@ -371,7 +294,7 @@ class Hub:
         """Follow the instance's ports and its use, until cancelled (nobody views it)."""
         async with asyncio.TaskGroup() as group:
             group.create_task(ports.follow(self.instance, self._tell_ports))
-            group.create_task(stats.follow(self.instance, self._tell_stats))
+            group.create_task(stats.follow(self.daemon, self.instance, self._tell_stats))
 
     def _unfollow(self) -> None:
         """Stop following the instance's ports and use (nobody views it)."""
@@ -390,7 +313,7 @@ class Hub:
         while True:
             attached_at = self.loop.time()
             try:
-                stream = await streams.open_tty(self.instance)
+                stream = await streams.open_tty(self.daemon, self.instance)
                 try:
                     await self._attached(stream, status)
                     await self._pump(stream)
@@ -418,6 +341,8 @@ class Hub:
             cols, rows = self._size = self._smallest()
             await stream.resize(cols, rows - 1 if rows > 1 else rows + 1)
             await stream.resize(cols, rows)
+            if self.recorder is not None:
+                self.recorder.resize(cols, rows)
         # From here on viewers that join are served by join(); the ones already here are served below.
         self._stream = stream
         for data in self._pending:
@@ -461,6 +386,8 @@ class Hub:
             start = self.recent.total
             self.recent.append(data)
             text = self._decoder.decode(data)
+            if self.recorder is not None:
+                self.recorder.output(text)
             for viewer in list(self.viewers):
                 if viewer in self.viewers:  # not dropped meanwhile
                     await viewer.deliver(start, text, len(data))
@@ -489,11 +416,23 @@ _hubs: dict[str, Hub] = {}
 _recent: dict[str, Recent] = {}
 
 
-async def join(instance: str, send: Send, *, acknowledged: bool, size: tuple[int, int] | None) -> Viewer:
-    """Start viewing an instance's terminal."""
+async def join(
+    daemon: Daemon,
+    instance: str,
+    send: Send,
+    *,
+    acknowledged: bool,
+    size: tuple[int, int] | None,
+    session: str | None = None,
+) -> Viewer:
+    """Start viewing an instance's terminal; a hub started for a viewer of its session records it."""
     hub = _hubs.get(instance)
     if hub is None or hub.closed or hub.loop is not asyncio.get_running_loop():
-        hub = _hubs[instance] = Hub(instance, _recent.setdefault(instance, Recent()))
+        recorder = None
+        room = recordings.room(session, instance) if session is not None and settings.TERMINAL_RECORDING else 0
+        if session is not None and room > 0:
+            recorder = Recorder(recordings.path(session, instance), room)
+        hub = _hubs[instance] = Hub(daemon, instance, _recent.setdefault(instance, Recent()), recorder)
     return await hub.join(send, acknowledged=acknowledged, size=size)
 
 

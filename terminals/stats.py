@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import engine
 from engine import usage
+from engine.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,19 @@ Tell = Callable[[dict[str, object]], Awaitable[None]]
 _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
-async def follow(instance: str, tell: Tell) -> None:
-    """Tell the instance's use every SECONDS until cancelled; while the engine fails, ask it ever less often."""
+async def follow(daemon: Daemon, instance: str, tell: Tell) -> None:
+    """Tell the instance's use every SECONDS until cancelled or the instance is gone; while the engine fails, ask it
+    ever less often."""
     loop = asyncio.get_running_loop()
+    turns = _turns.setdefault(loop, asyncio.Semaphore(CALLS_AT_ONCE))
     failures, previous = 0, None
     while True:
         asked = loop.time()
         try:
-            async with _turns.setdefault(loop, asyncio.Semaphore(CALLS_AT_ONCE)):
-                counted = await usage.usage(instance, TIMEOUT_SECONDS)
+            async with turns:
+                counted = await usage.usage(daemon, instance, TIMEOUT_SECONDS)
+        except usage.Gone:
+            return
         except Exception as e:
             if isinstance(e, engine.EngineError):
                 log.info("cannot tell the usage of %s: %s", instance, e)

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from engine import daemon, execs, images, sandboxes
+from engine.daemon import default
 from engine.mirror import ensure_address, mirror_host
 from mirror import registry
 from sessions import firewall, lifecycle
 from sessions.models import Instance, Playground, Session
-from tests.processes import Processes, wait_until
+from tests.processes import Processes, shared_database_url, wait_until
 
 # Our sandboxes carry this label, so a test run never reconciles away a dev server's (or another run's) objects.
 os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getpid()}"
@@ -32,13 +32,16 @@ os.environ["SESSION_STARTS_PER_MINUTE"] = "0"
 settings.SESSION_STARTS_PER_MINUTE = 0
 os.environ["SESSIONS_PER_CLIENT"] = "0"
 settings.SESSIONS_PER_CLIENT = 0
+# Likewise the workshops' tests take many seats from 127.0.0.1; tests/workshops/test_join.py turns it on.
+os.environ["WORKSHOP_SEATS_PER_ADDRESS_LIMIT"] = "false"
+settings.WORKSHOP_SEATS_PER_ADDRESS_LIMIT = False
 settings.CACHES["default"]["KEY_PREFIX"] = settings.SANDBOX_DEPLOYMENT
 
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    assert daemon.ping(), f"no Docker engine at {settings.SANDBOX_ENGINE}: run bin/setup"
-    assert images.image_recipe(settings.SANDBOX_IMAGE) is not None, "no sandbox image: run bin/setup"
+    assert daemon.default().ping(), f"no Docker engine at {settings.SANDBOX_ENGINE}: run bin/setup"
+    assert images.image_recipe(default(), settings.SANDBOX_IMAGE) is not None, "no sandbox image: run bin/setup"
 
 
 @pytest.fixture
@@ -87,7 +90,7 @@ def api(client: Client) -> Api:
 def sh(instance: dict[str, Any] | Instance, script: str) -> tuple[int, str]:
     """Run a shell script inside an instance; return its exit code and output."""
     name = instance["name"] if isinstance(instance, dict) else instance.name
-    code, output = execs.exec_run(name, ["sh", "-c", script])
+    code, output = execs.exec_run(default(), name, ["sh", "-c", script])
     return code, output.decode(errors="replace")
 
 
@@ -101,7 +104,7 @@ def restart_engine() -> None:
     subprocess.run([settings.BASE_DIR / "compose" / "engine" / "start"], check=True, capture_output=True)
 
 
-# What sandboxes.labelled_objects() lists once everything of a session is removed.
+# What sandboxes.labelled_objects(default()) lists once everything of a session is removed.
 NOTHING: dict[str, list[str]] = {"containers": [], "volumes": [], "networks": []}
 
 
@@ -111,7 +114,7 @@ def wait_until_ended(session_id: str, timeout: float = 30) -> None:
     def gone() -> bool:
         """the session is ended and its objects removed"""
         ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
-        return ended and sandboxes.labelled_objects(session_id) == NOTHING
+        return ended and sandboxes.labelled_objects(default(), session_id) == NOTHING
 
     wait_until(gone, timeout=timeout, interval=0.2)
 
@@ -126,7 +129,7 @@ def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
     env = {
         **os.environ,
         "REDIS_URL": CELERY_REDIS_URL,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": shared_database_url(),
         "DATA_DIR": str(tmp_path),
         "SWEEP_INTERVAL": "1",
         "ENDING_LEASE": "3",
@@ -142,7 +145,7 @@ def celery(live: Playground, tmp_path: Path) -> Iterator[Processes]:
 @pytest.fixture(scope="session")
 def mirror(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run the read-only mirror and the offline notice (the real commands) on free ports; yield host:port."""
-    ensure_address()
+    ensure_address(default())
     host = mirror_host()
     ports = {"MIRROR_PORT": registry.free_port(host), "MIRROR_OFFLINE_PORT": registry.free_port(host)}
     # Serve the seeded storage, but write the configuration elsewhere than a running platform's.

@@ -13,6 +13,8 @@ from urllib.request import urlopen
 
 from django.conf import settings
 
+from tests.processes import shared_database_url
+
 
 @dataclass
 class Daphne:
@@ -37,7 +39,7 @@ def start_daphne(log: Path, **env: str) -> Daphne:
     port = listener.getsockname()[1]
     environment = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "DATABASE_URL": shared_database_url(),
         "SANDBOX_DEPLOYMENT": settings.SANDBOX_DEPLOYMENT,
         **env,
     }

@@ -7,6 +7,7 @@ import time
 from django.utils import timezone
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions.models import Playground, Session
 from tests.conftest import Api
 from tests.processes import Processes, wait_until
@@ -26,7 +27,7 @@ def test_it_ends_an_overdue_session_once_beat_restarts(live: Playground, celery:
         """the overdue session is ended and its network removed"""
         return (
             Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
-            and not sandboxes.labelled_objects(session_id)["networks"]
+            and not sandboxes.labelled_objects(default(), session_id)["networks"]
         )
 
     wait_until(ended, timeout=20)

@@ -8,8 +8,18 @@ from collections.abc import Iterator, Sequence
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Served by the site but no part of the API: the admin, the session's HTML page, and the document itself.
-NOT_THE_API = ("/admin/", "/p/{session_id}", "/api/openapi.json")
+# Served by the site but no part of the API: the admin, the HTML pages of the session, its editor, workshops and logging
+# in (allauth's callbacks among them), Prometheus' metrics, and the document itself.
+NOT_THE_API = (
+    "/admin/",
+    "/p/{session_id}",
+    "/sessions/{session_id}/instances/{name}/editor",
+    "/accounts/",
+    "/w/",
+    "/workshops/",
+    "/metrics",
+    "/api/openapi.json",
+)
 
 
 def _routes(patterns: Sequence[URLPattern | URLResolver], prefix: str = "/") -> Iterator[str]:

@@ -37,3 +37,15 @@ def test_it_allows_debug_on_a_laptop(tmp_path: Path) -> None:
 def test_it_makes_no_directory_when_imported(tmp_path: Path) -> None:
     assert _import_settings(tmp_path).returncode == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_it_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path) -> None:
+    refused = _import_settings(tmp_path, TRUSTED_PROXIES="10.0.0.0/8,proxy.example")
+    assert refused.returncode != 0
+    assert "ImproperlyConfigured: TRUSTED_PROXIES: 'proxy.example' does not appear to be" in refused.stderr
+
+
+def test_it_refuses_an_openid_connect_client_without_its_provider(tmp_path: Path) -> None:
+    refused = _import_settings(tmp_path, OIDC_CLIENT_ID="playground")
+    assert refused.returncode != 0
+    assert "OIDC_SERVER_URL must be set with OIDC_CLIENT_ID" in refused.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions.models import Playground, Session
 from tests.conftest import NOTHING, Api
 from tests.processes import Processes, wait_until
@@ -25,7 +26,7 @@ def test_it_finishes_an_ending_after_the_worker_is_killed_halfway(
     wait_until(ending, timeout=15, interval=0.01)
     celery.kill("worker")
     assert Session.objects.get(pk=session_id).state == Session.State.ENDING, "killed too late to prove anything"
-    left_behind = sandboxes.labelled_objects(session_id)
+    left_behind = sandboxes.labelled_objects(default(), session_id)
     assert left_behind != NOTHING
 
     celery.start("worker")
@@ -33,7 +34,7 @@ def test_it_finishes_an_ending_after_the_worker_is_killed_halfway(
     def finished() -> bool:
         """the session is ended and every object it owned removed"""
         ended = Session.objects.filter(pk=session_id, state=Session.State.ENDED).exists()
-        return ended and sandboxes.labelled_objects(session_id) == NOTHING
+        return ended and sandboxes.labelled_objects(default(), session_id) == NOTHING
 
     wait_until(finished, timeout=30)
     assert Session.objects.get(pk=session_id).end_reason == "expired"

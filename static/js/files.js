@@ -1,20 +1,15 @@
 // Files on the session page: drop files onto a terminal to upload them (with a progress bar), and an editor panel
 // beside the terminal (a folder's tree, a text file opened, edited and saved).
 // Contract: the active terminal is the ".pane.active" element inside #terminals, its data-name the instance's name;
-// the page has an #open-editor button. Everything else this module makes itself.
+// the page has an #open-editor button (the editor page, data-editor-only, has none). Everything else this module
+// makes itself.
 (() => {
   const root = document.getElementById("session");
   const terminals = document.getElementById("terminals");
   const openButton = document.getElementById("open-editor");
-  if (!root || !terminals) return;
+  // A read-only page (a trainer watching) neither uploads nor edits.
+  if (!root || !terminals || root.dataset.readonly) return;
   const sid = root.dataset.session;
-
-  function element(tag, attributes = {}, text = "") {
-    const node = document.createElement(tag);
-    Object.entries(attributes).forEach(([key, value]) => node.setAttribute(key, value));
-    node.textContent = text;
-    return node;
-  }
 
   function activeInstance() {
     const pane = terminals.querySelector(".pane.active");
@@ -255,4 +250,9 @@
     const { name, args } = event.detail;
     if (name === "instance delete" && openedFile && openedFile.name === args[0]) closeFile();
   });
+  // PWD's editor page (GET …/editor): the panel alone, open from the start.
+  if (root.dataset.editorOnly !== undefined) {
+    close.hidden = true;
+    showEditor(true);
+  }
 })();

@@ -14,13 +14,6 @@
     return `http://${proxyHosts.get(name)}-${port}.direct.${config.domain}${suffix}/`;
   }
 
-  function element(tag, attributes = {}, text = "") {
-    const node = document.createElement(tag);
-    Object.entries(attributes).forEach(([key, value]) => node.setAttribute(key, value));
-    node.textContent = text;
-    return node;
-  }
-
   function panel(name) {
     const item = document.querySelector(`[data-name="${CSS.escape(name)}"]`);
     if (!item || !proxyHosts.has(name)) return null;

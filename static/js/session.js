@@ -8,6 +8,8 @@
   const root = document.getElementById("session");
   if (!root) return;
   const sid = root.dataset.session;
+  // A trainer watching a learner (?readonly=1): nothing typed, nothing resized; the server ignores it anyway.
+  const readonly = new URLSearchParams(location.search).get("readonly") === "1";
   const $ = (id) => document.getElementById(id);
 
   // Close codes the server uses to refuse or end a socket; anything else means "try again".
@@ -82,13 +84,14 @@
 
   // ---- the WebSocket ----
   function send(name, ...args) {
+    if (readonly && name !== "instance terminal ack") return;
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ name, args }));
   }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     // flow=ack: we acknowledge output once xterm.js has parsed it, so the server never floods the page.
-    socket = new WebSocket(`${scheme}://${location.host}/sessions/${sid}/ws/?flow=ack`);
+    socket = new WebSocket(`${scheme}://${location.host}/sessions/${sid}/ws/?flow=ack${readonly ? "&readonly=1" : ""}`);
     socket.onopen = () => {
       retries = 0;
       $("reconnecting").hidden = true;
@@ -119,7 +122,8 @@
     } else if (name === "instance delete") {
       forget(args[0]);
     } else if (name === "session end") {
-      showEnded();
+      // With a reason when it ended unasked: "the machine running this session stopped answering".
+      showEnded(args[0]);
     }
   }
 
@@ -151,6 +155,7 @@
       fontSize: fontSize(),
       fontFamily: '"DejaVu Sans Mono", Menlo, Consolas, monospace',
       cursorBlink: true,
+      disableStdin: readonly,
       scrollback: 5000,
       theme: { background: "#0b1118" },
     });
@@ -261,6 +266,10 @@
     $("detail-hostname").textContent = instance.hostname;
     $("detail-ip").textContent = instance.ip;
     $("detail-ssh").textContent = $("detail-ssh").title = sshCommand(instance);
+    if ($("replay-instance")) {
+      $("replay-instance").href = `/p/${sid}/replay/${encodeURIComponent(name)}`;
+      $("download-recording").href = `/sessions/${sid}/instances/${encodeURIComponent(name)}/recording`;
+    }
     history.replaceState(null, "", `#${name}`);
     layout();
     instance.term.focus();
@@ -296,8 +305,9 @@
 
   $("copy-ssh").addEventListener("click", () => copyText($("detail-ssh").textContent).then(() => toast("Copied")));
 
+  // A read-only page has neither button (templates/session.html).
   const add = $("add-instance");
-  add.addEventListener("click", async () => {
+  if (add) add.addEventListener("click", async () => {
     add.disabled = true;
     $("add-progress").hidden = false;
     const started = Date.now();
@@ -320,7 +330,7 @@
     }
   });
 
-  $("delete-instance").addEventListener("click", async (event) => {
+  if ($("delete-instance")) $("delete-instance").addEventListener("click", async (event) => {
     const name = selected;
     if (!name) return;
     event.target.disabled = true;
@@ -336,13 +346,22 @@
     }
   });
 
-  $("close-session").addEventListener("click", async () => {
+  $("close-session")?.addEventListener("click", async () => {
     if (!confirm("Close this session and delete all its instances?")) return;
     await call("POST", `/sessions/${sid}/close`).catch(() => {});
     location.href = "/";
   });
 
   document.addEventListener("fullscreenchange", () => layout());
+
+  // Other scripts (a lesson's Run buttons) type into the active terminal with
+  //   document.dispatchEvent(new CustomEvent("pwd:type", {detail: {text}}))
+  document.addEventListener("pwd:type", (event) => {
+    const instance = selected && instances.get(selected);
+    if (!instance) return;
+    send("instance terminal in", instance.name, String(event.detail.text));
+    instance.term.focus();
+  });
 
   connect();
 })();

@@ -10,13 +10,6 @@
   const key = `playground.image.${root.dataset.session}`;
   let offered = null; // the images GET /instances/images lists; the first is the default
 
-  function element(tag, attributes = {}, text = "") {
-    const node = document.createElement(tag);
-    Object.entries(attributes).forEach(([name, value]) => node.setAttribute(name, value));
-    node.textContent = text;
-    return node;
-  }
-
   function dialog() {
     let found = document.getElementById("settings-dialog");
     if (found) return found;

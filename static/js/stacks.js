@@ -11,13 +11,6 @@
   const DISMISSED_KEY = `playground.stackDismissed.${sid}`;
   const SHOWN_CHARS = 200_000; // the output's tail that the page keeps
 
-  function element(tag, attributes = {}, text = "") {
-    const node = document.createElement(tag);
-    Object.entries(attributes).forEach(([key, value]) => node.setAttribute(key, value));
-    node.textContent = text;
-    return node;
-  }
-
   // ---- the dialog ----
   const dialog = element("div", { class: "modal stack-dialog", id: "stack-dialog", role: "dialog",
     "aria-modal": "true", "aria-labelledby": "stack-title" });

@@ -41,13 +41,6 @@
   const rows = new Map(); // hostname -> <li>
   let running = false;
 
-  function element(tag, attributes = {}, text = "") {
-    const el = document.createElement(tag);
-    Object.entries(attributes).forEach(([key, value]) => el.setAttribute(key, value));
-    el.textContent = text;
-    return el;
-  }
-
   function say(text, isError = false) {
     status.textContent = text;
     status.classList.toggle("error", isError);

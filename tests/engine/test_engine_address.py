@@ -22,8 +22,7 @@ from engine import daemon
     ],
 )
 def test_it_reaches_engines_on_unix_sockets_and_plain_tcp(url: str, address: str | tuple[str, int]) -> None:
-    with override_settings(SANDBOX_ENGINE=url):
-        assert daemon.address() == address
+    assert daemon.Daemon(url).address() == address
 
 
 @pytest.mark.parametrize("url", ["ssh://admin@engine.internal", "https://engine.internal:2376", "npipe:////./pipe/x"])

@@ -1,14 +1,17 @@
 """The engine's async exec stream: what terminals and the ssh gateway are built on."""
 
 import asyncio
+import socket
+from pathlib import Path
 
 from engine import streams
+from engine.daemon import Daemon, default
 from sessions.models import Playground
 from tests.conftest import Api
 
 
 async def _run(name: str, cmd: list[str], tty: bool, stdin: bytes = b"") -> tuple[bytes, bytes, int | None]:
-    stream = await streams.open_exec(name, cmd, tty=tty)
+    stream = await streams.open_exec(default(), name, cmd, tty=tty)
     if stdin:
         stream.write(stdin)
         await stream.drain()
@@ -53,7 +56,7 @@ class _Collected(streams.ExecOutput):
 
 
 async def _pipe(name: str, cmd: list[str], settle: float = 0.0) -> tuple[bytes, bytes]:
-    stream = await streams.open_exec(name, cmd, tty=False)
+    stream = await streams.open_exec(default(), name, cmd, tty=False)
     stream.write_eof()
     await asyncio.sleep(settle)  # lets the process finish before the pipe, when the test wants that
     collected = _Collected(tty=False)
@@ -73,3 +76,23 @@ def test_it_pipes_megabytes_of_output_in_order_with_stderr_apart(live: Playgroun
 def test_it_pipes_output_that_ended_before_the_pipe(live: Playground, api: Api) -> None:
     node = api.add(api.start())
     assert asyncio.run(_pipe(node["name"], ["echo", "early"], settle=1.0)) == (b"early\n", b"")
+
+
+def test_an_engine_that_never_answers_does_not_hold_up_the_event_loop(tmp_path: Path) -> None:
+    # It takes the connection and says nothing: the first call a process makes to it asks for its API version.
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(str(tmp_path / "hung.sock"))
+    hung.listen(8)
+
+    async def main() -> bool:
+        opening = asyncio.create_task(streams.open_exec(Daemon(f"unix://{tmp_path}/hung.sock"), "node", ["true"]))
+        await asyncio.sleep(0)  # the opening runs up to its first wait
+        await asyncio.sleep(0)
+        waiting = not opening.done()
+        opening.cancel()
+        return waiting
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        hung.close()

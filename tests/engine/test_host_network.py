@@ -3,6 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 from engine import daemon, mirror
+from engine.daemon import default
 
 NAME = "playground-test-host-network"
 
@@ -10,7 +11,7 @@ NAME = "playground-test-host-network"
 def test_it_creates_a_host_network_once_when_processes_race(docker_engine: None) -> None:
     try:
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda _: mirror.ensure_host_network(NAME, "10.213.254.0/24"), range(4)))
-        assert [n["Name"] for n in daemon.client().api.networks(names=[NAME])] == [NAME]
+            list(pool.map(lambda _: mirror.ensure_host_network(default(), NAME, "10.213.254.0/24"), range(4)))
+        assert [n["Name"] for n in daemon.default().client().api.networks(names=[NAME])] == [NAME]
     finally:
-        daemon.client().api.remove_network(NAME)
+        daemon.default().client().api.remove_network(NAME)

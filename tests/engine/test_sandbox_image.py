@@ -44,13 +44,13 @@ def test_its_tty_shell_starts_once_a_viewer_sizes_the_tty(live: Playground, api:
     node = api.add(api.start())
     # Until then its welcome and prompt would go to a terminal nobody reads.
     assert _login_shells(node) == ""
-    daemon.client().api.resize(node["name"], height=24, width=80)
+    daemon.default().client().api.resize(node["name"], height=24, width=80)
     _wait_for_login_shell(node)
 
 
 def test_its_tty_shell_comes_back_after_exit(live: Playground, api: Api) -> None:
     node = api.add(api.start())
-    daemon.client().api.resize(node["name"], height=24, width=80)
+    daemon.default().client().api.resize(node["name"], height=24, width=80)
     before = _wait_for_login_shell(node)
     sh(node, "pkill -KILL -f -x 'bash --login'")
     _wait_for_login_shell(node, other_than=before)

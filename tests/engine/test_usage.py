@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from engine import EngineError, usage
+from engine.daemon import Daemon, default
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -20,7 +21,7 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 async def test_it_counts_a_running_sandbox(live: Playground, api: Api) -> None:
     instance = await sync_to_async(api.add)(await sync_to_async(api.start)())
-    counted = await usage.usage(instance["name"], 5)
+    counted = await usage.usage(default(), instance["name"], 5)
     assert counted.memory_limit == live.memory_limit_mb * 1024 * 1024
     assert 0 < counted.memory < counted.memory_limit
     assert counted.cpu_ns > 0 and counted.system_ns > counted.cpu_ns and counted.cpus >= 1
@@ -29,7 +30,7 @@ async def test_it_counts_a_running_sandbox(live: Playground, api: Api) -> None:
 async def test_it_tells_a_missing_sandbox_quickly(docker_engine: None) -> None:
     started = time.monotonic()
     with pytest.raises(EngineError, match="404"):
-        await usage.usage("pg-no-such-sandbox", 5)
+        await usage.usage(default(), "pg-no-such-sandbox", 5)
     assert time.monotonic() - started < 5
 
 
@@ -39,9 +40,9 @@ async def test_interfaces_made_inside_do_not_grow_the_answer(live: Playground, a
     make = "seq 1500 | sed 's/.*/link add a& type veth peer name b&/' | ip -batch - && ip -o link | wc -l"
     code, output = await asyncio.to_thread(sh, instance, make)
     assert code == 0 and int(output) > 3000, output
-    answer = await usage._get(f"/containers/{instance['name']}/stats?stream=false&one-shot=true")
+    answer = await usage._get(default(), f"/containers/{instance['name']}/stats?stream=false&one-shot=true")
     assert len(answer) < 8 * 1024
-    assert (await usage.usage(instance["name"], 5)).memory > 0
+    assert (await usage.usage(default(), instance["name"], 5)).memory > 0
 
 
 @pytest.fixture
@@ -51,12 +52,12 @@ def engine_at(docker_engine: None, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def answer_with(handle: Handler) -> None:
         socket = str(tmp_path / "engine.sock")
 
-        async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async def connect(self: Daemon) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             if not Path(socket).exists():
                 await asyncio.start_unix_server(handle, socket)
             return await asyncio.open_unix_connection(socket)
 
-        monkeypatch.setattr(usage, "open_connection", connect)
+        monkeypatch.setattr(Daemon, "open_connection", connect)
 
     return answer_with
 
@@ -72,7 +73,7 @@ async def test_an_endless_answer_is_cut_at_the_limit(engine_at: Callable[[Handle
 
     engine_at(endless)
     with pytest.raises(EngineError, match="over"):
-        await usage.usage("pg-anything", 5)
+        await usage.usage(default(), "pg-anything", 5)
 
 
 async def test_a_silent_engine_is_given_up_at_the_deadline(engine_at: Callable[[Handler], None]) -> None:
@@ -82,7 +83,7 @@ async def test_a_silent_engine_is_given_up_at_the_deadline(engine_at: Callable[[
     engine_at(silent)
     started = time.monotonic()
     with pytest.raises(EngineError, match="within 1 s"):
-        await usage.usage("pg-anything", 1)
+        await usage.usage(default(), "pg-anything", 1)
     assert time.monotonic() - started < 2
 
 
@@ -95,4 +96,4 @@ async def test_an_answer_not_understood_is_an_engine_error(engine_at: Callable[[
 
     engine_at(odd)
     with pytest.raises(EngineError):
-        await usage.usage("pg-anything", 5)
+        await usage.usage(default(), "pg-anything", 5)

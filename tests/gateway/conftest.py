@@ -16,6 +16,7 @@ from django.test import Client
 
 from sessions.models import Playground
 from tests.conftest import Api
+from tests.processes import shared_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def start_gateway(host_key: Path, **env: str) -> Gateway:
     """Run `manage.py run_ssh_gateway` on a free loopback port, using the test database."""
     environment = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "DATABASE_URL": shared_database_url(),
         "SANDBOX_DEPLOYMENT": settings.SANDBOX_DEPLOYMENT,
         "SSH_GATEWAY_HOST_KEY": str(host_key),
         "PYTHONUNBUFFERED": "1",

@@ -10,7 +10,7 @@ from tests.conftest import Api, restart_engine, sh
 
 
 def started_at(name: str) -> str:
-    return str(daemon.client().api.inspect_container(name)["State"]["StartedAt"])
+    return str(daemon.default().client().api.inspect_container(name)["State"]["StartedAt"])
 
 
 def host_links() -> set[str]:
@@ -39,11 +39,11 @@ def test_it_starts_a_stopped_sandbox_again_with_its_disk(live: Playground, api: 
     node = api.add(session_id)
     assert sh(node, "echo kept > /root/note && docker run -d --restart always --name keep busybox sleep 1d")[0] == 0
     # What a host reboot does to it.
-    daemon.client().api.stop(node["name"], timeout=1)
+    daemon.default().client().api.stop(node["name"], timeout=1)
 
     reconcile.sweep()
 
-    assert daemon.client().api.inspect_container(node["name"])["State"]["Running"]
+    assert daemon.default().client().api.inspect_container(node["name"])["State"]["Running"]
     assert sh(node, "cat /root/note") == (0, "kept\n")
     # The inner dockerd starts again first: on a loaded two-core host (the whole suite) that took over 30 s once.
     deadline = time.monotonic() + 90

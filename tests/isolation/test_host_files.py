@@ -9,7 +9,7 @@ from tests.conftest import Api, sh
 
 def test_it_keeps_etc_hosts_on_the_sandboxs_own_disk(live: Playground, api: Api) -> None:
     node = api.add(api.start())
-    container = daemon.client().api.inspect_container(node["name"])
+    container = daemon.default().client().api.inspect_container(node["name"])
     code, output = sh(node, "dd if=/dev/zero of=/etc/hosts bs=1M count=20 oflag=append conv=notrunc 2>&1")
     assert code == 0, output
     for key in ("HostsPath", "ResolvConfPath", "HostnamePath"):

@@ -12,6 +12,7 @@ import pytest
 
 import engine
 from engine import execs
+from engine.daemon import default
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -25,9 +26,20 @@ def hostile(api: Api, script: str) -> dict[str, Any]:
     return instance
 
 
-def running(instance: dict[str, Any], process: str) -> bool:
-    code, _ = sh(instance, f"pgrep -fx '{process}'")
-    return code == 0
+def stopped(instance: dict[str, Any], process: str, within: float = 5) -> bool:
+    """Whether no process runs the command line `process` in the instance, waiting up to `within` seconds.
+
+    The kill is sent before exec_run raises, but the process is gone from the process table only once the
+    container's shim has reaped it.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        code, _ = sh(instance, f"pgrep -fx '{process}'")
+        if code != 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def test_it_stops_reading_an_instance_that_never_stops_printing(live: Playground, api: Api) -> None:
@@ -35,9 +47,9 @@ def test_it_stops_reading_an_instance_that_never_stops_printing(live: Playground
 
     started = time.monotonic()
     with pytest.raises(engine.ExecCutShort, match="printed more than"):
-        execs.exec_run(chatty["name"], ["docker", "ps"], timeout=10, limit=64 * 1024)
+        execs.exec_run(default(), chatty["name"], ["docker", "ps"], timeout=10, limit=64 * 1024)
     assert time.monotonic() - started < 5, "the cap ends it, not the deadline"
-    assert not running(chatty, "yes")
+    assert stopped(chatty, "yes")
 
 
 def test_it_stops_any_command_at_its_deadline_when_it_prints_nothing(live: Playground, api: Api) -> None:
@@ -45,6 +57,6 @@ def test_it_stops_any_command_at_its_deadline_when_it_prints_nothing(live: Playg
 
     started = time.monotonic()
     with pytest.raises(engine.ExecCutShort, match="did not finish in time"):
-        execs.exec_run(instance["name"], ["sh", "-c", "sleep 30; echo late"], timeout=1)
+        execs.exec_run(default(), instance["name"], ["sh", "-c", "sleep 30; echo late"], timeout=1)
     assert time.monotonic() - started < 2
-    assert not running(instance, "sleep 30")
+    assert stopped(instance, "sleep 30")

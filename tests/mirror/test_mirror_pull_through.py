@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import images
+from engine.daemon import default
 from engine.mirror import mirror_host
 from mirror import registry
 from sessions import firewall
@@ -36,8 +37,8 @@ def _push_tiny_image(tag: str, tmp_path: Path) -> None:
     (tmp_path / "greeting").write_text("hello from upstream\n")
     with tarfile.open(tmp_path / "root.tar", "w") as tar:
         tar.add(tmp_path / "greeting", arcname="greeting")
-    images.import_rootfs(tmp_path / "root.tar", tag, [])
+    images.import_rootfs(default(), tmp_path / "root.tar", tag, [])
     try:
-        images.push_image(tag, ["latest"])
+        images.push_image(default(), tag, ["latest"])
     finally:
-        images.remove_image(tag)
+        images.remove_image(default(), tag)

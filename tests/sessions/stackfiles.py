@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.processes import Processes
+from tests.processes import Processes, shared_database_url
 
 # The stack tests' Celery broker and channel layer: a Redis database of their own. The celery fixture's is shared
 # by every run on the machine, and another run's worker (without this task) would take the deploys queued there.
@@ -62,7 +62,7 @@ def worker(tmp_path: Path, files: str) -> Iterator[dict[str, str]]:
         "MIRROR_PORT": str(settings.MIRROR_PORT),
         "MIRROR_OFFLINE_PORT": str(settings.MIRROR_OFFLINE_PORT),
     }
-    database = f"sqlite:///{settings.DATABASES['default']['NAME']}"
+    database = shared_database_url()
     processes = Processes({**os.environ, **env, "DATABASE_URL": database, "DATA_DIR": str(tmp_path)}, tmp_path)
     processes.start("worker")
     try:

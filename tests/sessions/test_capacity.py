@@ -4,10 +4,12 @@ when short of memory or disk."""
 import os
 from pathlib import Path
 
+import pytest
 from django.test import Client
 
-from engine import sandboxes
-from sessions import capacity
+from engine import daemon, sandboxes
+from engine.daemon import default
+from sessions import capacity, reconcile
 from sessions.models import Instance, Playground, Session
 from tests.conftest import Api
 
@@ -100,7 +102,7 @@ def test_it_refuses_an_instance_when_memory_runs_short(live: Playground, api: Ap
     response = api.add(session_id, status=503)
     assert response["error"] == "out_of_capacity"
     assert "short of memory" in response["message"]
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
     assert not Instance.objects.filter(session_id=session_id).exists()
 
 
@@ -109,7 +111,30 @@ def test_it_refuses_an_instance_when_the_disk_runs_short(live: Playground, api: 
     settings.SANDBOX_DISK_RESERVE_MB = 10**9  # type: ignore[attr-defined]
     response = api.add(session_id, status=503)
     assert "short of disk space" in response["message"]
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
+
+
+def test_it_skips_the_disk_check_where_the_engine_root_is_not_visible(
+    tmp_path: Path, settings: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A web or worker container talks to the engine through its socket and cannot see the engine's data root.
+    settings.SANDBOX_MEMORY_RESERVE_MB = 0  # type: ignore[attr-defined]
+    settings.SANDBOX_DISK_RESERVE_MB = 10**9  # type: ignore[attr-defined]
+    missing = str(tmp_path / "var" / "lib" / "docker")
+    assert capacity.disk_free_mb(missing) is None
+    assert capacity.refusal(missing) is None
+    assert "not checking the engine's free disk" in caplog.text
+    # The sweep's disk guard skips it too rather than failing every sweep.
+    reconcile.guard_disk(default(), [], {})
+
+
+def test_it_starts_an_instance_where_the_engine_root_is_not_visible(
+    live: Playground, api: Api, settings: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Was a 500: os.statvfs on a path only the engine's host has.
+    monkeypatch.setattr(daemon.Daemon, "data_root", lambda self: str(tmp_path / "absent"))
+    settings.SANDBOX_DISK_RESERVE_MB = 10**9  # type: ignore[attr-defined]
+    assert api.add(api.start())["name"]
 
 
 def test_it_reports_the_capacity_its_memory_gives_to_load_balancers(
@@ -119,7 +144,8 @@ def test_it_reports_the_capacity_its_memory_gives_to_load_balancers(
     expected = capacity.instance_limit()
     assert 0 < expected <= settings.INSTANCES_PER_CORE * len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     # Instances: this deployment has none; other deployments' sandboxes on the same engine count.
-    assert client.get("/ping").json() == {"status": "ok", "instances": capacity.in_use(0), "capacity": expected}
+    answer = client.get("/ping").json()
+    assert answer == {**answer, "status": "ok", "instances": capacity.in_use(0), "capacity": expected}
     settings.MAX_INSTANCES_PER_HOST = 1000  # type: ignore[attr-defined]
     settings.INSTANCES_PER_CORE = 3  # type: ignore[attr-defined]
     assert client.get("/ping").json()["capacity"] == 3 * len(os.sched_getaffinity(0))

@@ -82,6 +82,17 @@ def test_files_the_editor_cannot_open_get_a_clear_4xx(
     assert (answer.status_code, answer.json()["error"]) == (status, code)
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [("/nope", 404, "no_such_file"), ("/tmp/a%00b", 400, "bad_request")],
+)
+def test_folders_the_tree_cannot_list_get_a_clear_4xx(
+    instance: dict[str, Any], client: Client, path: str, status: int, code: str
+) -> None:
+    answer = client.get(url(instance, "fstree", path))
+    assert (answer.status_code, answer.json()["error"]) == (status, code)
+
+
 def test_a_hostile_find_gets_a_4xx_or_a_bounded_tree(instance: dict[str, Any], client: Client) -> None:
     # The learner's `find` prints endless garbage, then never ends.
     fake = "#!/bin/sh\\nyes 'garbage/../x' | tr '\\\\n' '\\\\0'\\n"

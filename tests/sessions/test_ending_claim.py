@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions import lifecycle
 from sessions.models import Playground, Session
 from tests.conftest import Api
@@ -29,7 +30,7 @@ def test_it_leaves_a_fresh_claim_to_its_holder(live: Playground, api: Api) -> No
     lifecycle.end_session(Session.objects.get(pk=session.pk), "deleted")
 
     assert Session.objects.get(pk=session.pk).state == Session.State.ENDING
-    assert sandboxes.labelled_objects(session.id)["networks"], "the holder is still removing them"
+    assert sandboxes.labelled_objects(default(), session.id)["networks"], "the holder is still removing them"
 
 
 def test_it_takes_over_an_ending_whose_claim_lapsed(live: Playground, api: Api) -> None:
@@ -42,4 +43,4 @@ def test_it_takes_over_an_ending_whose_claim_lapsed(live: Playground, api: Api) 
 
     ended = Session.objects.get(pk=session.pk)
     assert (ended.state, ended.end_reason) == (Session.State.ENDED, "expired")
-    assert sandboxes.labelled_objects(session.id)["networks"] == []
+    assert sandboxes.labelled_objects(default(), session.id)["networks"] == []

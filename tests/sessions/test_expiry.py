@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions import tasks
 from sessions.models import Instance, Playground, Session
 from tests.conftest import NOTHING, Api, wait_until_ended
@@ -21,7 +22,7 @@ def test_it_removes_a_15s_session_within_5s_of_its_deadline(live: Playground, ce
     session_id = api.start(**{"session-duration": "15s"})
     api.add(session_id)
     session = Session.objects.get(pk=session_id)
-    assert sandboxes.labelled_objects(session_id) != NOTHING
+    assert sandboxes.labelled_objects(default(), session_id) != NOTHING
 
     wait_until_ended(session_id)
     lateness = (timezone.now() - session.expires_at).total_seconds()
@@ -35,7 +36,7 @@ def test_it_keeps_a_session_until_its_deadline(live: Playground, celery: Process
     session_id = api.start(**{"session-duration": "6s"})
     time.sleep(4)  # the behaviour under test: four of its six seconds pass, with the sweep running every second
     assert Session.objects.get(pk=session_id).state == Session.State.ACTIVE
-    assert sandboxes.labelled_objects(session_id)["networks"]
+    assert sandboxes.labelled_objects(default(), session_id)["networks"]
 
 
 def test_it_enqueues_the_endings_a_sweep_finds_at_once(

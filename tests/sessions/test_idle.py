@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions.models import Playground, Session
 from tests.conftest import Api
 from tests.processes import Processes, wait_until
@@ -21,7 +22,9 @@ def test_it_ends_a_session_idle_past_the_timeout(live: Playground, celery: Proce
     def ended() -> bool:
         """the idle session is ended and its network removed"""
         session = Session.objects.get(pk=session_id)
-        return session.state == Session.State.ENDED and not sandboxes.labelled_objects(session_id)["networks"]
+        return (
+            session.state == Session.State.ENDED and not sandboxes.labelled_objects(default(), session_id)["networks"]
+        )
 
     wait_until(ended, timeout=20)
     assert Session.objects.get(pk=session_id).end_reason == "idle"

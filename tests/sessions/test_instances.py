@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from engine import daemon, sandboxes, tls
+from engine.daemon import default
 from sessions.models import Instance, Playground
 from tests.conftest import Api, sh
 
@@ -35,7 +36,7 @@ def test_it_numbers_hosts_with_the_first_free_number(live: Playground, api: Api,
 
 def test_it_limits_cpu_memory_and_pids(live: Playground, api: Api) -> None:
     instance = api.add(api.start())
-    attrs = daemon.client().api.inspect_container(instance["name"])["HostConfig"]
+    attrs = daemon.default().client().api.inspect_container(instance["name"])["HostConfig"]
     assert attrs["Memory"] == live.memory_limit_mb * 2**20
     assert attrs["NanoCpus"] == int(live.cpu_limit * 1e9)
     assert attrs["PidsLimit"] == live.pids_limit
@@ -44,9 +45,9 @@ def test_it_limits_cpu_memory_and_pids(live: Playground, api: Api) -> None:
 def test_it_labels_every_object_with_session_and_instance(live: Playground, api: Api) -> None:
     session_id = api.start()
     instance = api.add(session_id)
-    objects = sandboxes.labelled_objects(session_id)
+    objects = sandboxes.labelled_objects(default(), session_id)
     assert len(objects["containers"]) == len(objects["volumes"]) == len(objects["networks"]) == 1
-    labels = daemon.client().api.inspect_container(instance["name"])["Config"]["Labels"]
+    labels = daemon.default().client().api.inspect_container(instance["name"])["Config"]["Labels"]
     assert labels[daemon.LABEL_SESSION] == session_id
     assert labels[daemon.LABEL_INSTANCE] == instance["name"]
 
@@ -63,7 +64,7 @@ def test_it_refuses_a_sixth_instance(live: Playground, api: Api) -> None:
     body = api.add(session_id, status=409)
     assert body["error"] == "max_instances"
     assert "at most 5" in body["message"]
-    assert len(sandboxes.labelled_objects(session_id)["containers"]) == 5
+    assert len(sandboxes.labelled_objects(default(), session_id)["containers"]) == 5
 
 
 def test_it_refuses_a_hostname_in_use(live: Playground, api: Api) -> None:
@@ -77,7 +78,7 @@ def test_it_answers_503_past_the_per_host_cap(live: Playground, api: Api, settin
     api.add(session_id)
     settings.MAX_INSTANCES_PER_HOST = 1  # type: ignore[attr-defined]
     assert api.add(session_id, status=503)["error"] == "out_of_capacity"
-    assert len(sandboxes.labelled_objects(session_id)["containers"]) == 1
+    assert len(sandboxes.labelled_objects(default(), session_id)["containers"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,7 @@ def test_it_answers_400_to_malformed_bodies(live: Playground, api: Api, body: st
     response = api.add(session_id, body, status=400)
     assert response["error"] == "bad_request"
     assert response["message"]
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
 
 
 def test_it_refuses_images_the_playground_does_not_offer(live: Playground, api: Api) -> None:
@@ -101,8 +102,8 @@ def test_it_leaves_nothing_behind_when_the_engine_never_answers(live: Playground
     session_id = api.start()
     body = api.add(session_id, status=503)
     assert "did not answer" in body["message"]
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
-    assert sandboxes.labelled_objects(session_id)["volumes"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["volumes"] == []
     assert not Instance.objects.filter(session_id=session_id).exists()
 
 
@@ -111,7 +112,7 @@ def test_it_deletes_an_instance_with_its_storage(live: Playground, api: Api, cli
     instance = api.add(session_id)
     response = client.delete(f"/sessions/{session_id}/instances/{instance['name']}")
     assert response.status_code == 200
-    assert sandboxes.labelled_objects(session_id) | {"networks": []} == {
+    assert sandboxes.labelled_objects(default(), session_id) | {"networks": []} == {
         "containers": [],
         "volumes": [],
         "networks": [],

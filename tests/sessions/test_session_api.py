@@ -2,6 +2,7 @@ import pytest
 from django.test import Client
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions.models import Playground, Session
 from tests.conftest import Api
 
@@ -39,14 +40,14 @@ def test_it_deletes_a_session_and_everything_it_owned(live: Playground, api: Api
     response = client.delete(f"/sessions/{session_id}")
     assert response.status_code == 200
     assert response.json()["state"] == "ended"
-    assert sandboxes.labelled_objects(session_id) == {"containers": [], "volumes": [], "networks": []}
+    assert sandboxes.labelled_objects(default(), session_id) == {"containers": [], "volumes": [], "networks": []}
 
 
 def test_it_closes_a_session_by_post(live: Playground, api: Api, client: Client) -> None:
     session_id = api.start()
     assert client.post(f"/sessions/{session_id}/close").status_code == 200
     assert Session.objects.get(pk=session_id).state == Session.State.ENDED
-    assert sandboxes.labelled_objects(session_id)["networks"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["networks"] == []
 
 
 def test_it_finishes_an_ending_that_failed_halfway(live: Playground, api: Api, client: Client) -> None:
@@ -55,7 +56,7 @@ def test_it_finishes_an_ending_that_failed_halfway(live: Playground, api: Api, c
     Session.objects.filter(pk=session_id).update(state=Session.State.ENDING)
     assert client.delete(f"/sessions/{session_id}").status_code == 200
     assert Session.objects.get(pk=session_id).state == Session.State.ENDED
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
 
 
 def test_it_refuses_new_instances_in_an_ended_session(live: Playground, api: Api, client: Client) -> None:

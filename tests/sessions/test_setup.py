@@ -7,11 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
 import engine
 from engine import sandboxes
+from engine.daemon import Daemon, default
 from sessions import lifecycle
 from sessions.models import Instance, Playground
 from tests.conftest import Api, sh
@@ -97,6 +99,17 @@ def test_it_refuses_a_session_that_has_instances(live: Playground, api: Api, cli
     assert answer["error"] == "session_not_empty"
 
 
+def test_it_refuses_a_second_setup_while_one_runs(live: Playground, api: Api, client: Client) -> None:
+    session_id = api.start()
+    cache.add(f"setup:{session_id}", True, timeout=60)  # as a setup running in another web process holds it
+    try:
+        answer = setup(client, session_id, [{"hostname": "other"}], status=409)
+    finally:
+        cache.delete(f"setup:{session_id}")
+    assert answer["error"] == "setup_running"
+    assert api.get(session_id)["instances"] == {}
+
+
 def test_it_refuses_more_instances_than_a_session_holds_before_starting_any(
     live: Playground, api: Api, client: Client
 ) -> None:
@@ -134,10 +147,10 @@ def test_a_node_that_cannot_start_is_named_and_the_others_are_removed(
 ) -> None:
     wait_ready = sandboxes.wait_ready
 
-    def node3_never_ready(name: str, timeout: float) -> None:
+    def node3_never_ready(daemon: Daemon, name: str, timeout: float) -> None:
         if "-node3-" in name:
             raise engine.NotReady("its inner engine did not answer")
-        wait_ready(name, timeout)
+        wait_ready(daemon, name, timeout)
 
     monkeypatch.setattr(sandboxes, "wait_ready", node3_never_ready)
     session_id = api.start()
@@ -145,7 +158,7 @@ def test_a_node_that_cannot_start_is_named_and_the_others_are_removed(
     assert answer["message"].startswith("node3 could not start: its inner engine did not answer")
     assert "setup removed the instances it had made" in answer["message"]
     assert not Instance.objects.live().filter(session_id=session_id).exists()
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
 
 
 def test_a_command_that_never_ends_is_stopped_at_the_setup_deadline(
@@ -187,7 +200,7 @@ def test_two_setups_racing_on_one_session_leave_no_half_setup(live: Playground, 
     assert statuses in ([200, 409], [409, 409])
     live_hostnames = sorted(Instance.objects.live().filter(session_id=session_id).values_list("hostname", flat=True))
     assert live_hostnames == (["node1", "node2", "node3"] if statuses[0] == 200 else [])
-    assert len(sandboxes.labelled_objects(session_id)["containers"]) == len(live_hostnames)
+    assert len(sandboxes.labelled_objects(default(), session_id)["containers"]) == len(live_hostnames)
 
 
 def test_a_learner_who_swaps_dockers_binary_on_the_leader_gets_a_422_naming_it(

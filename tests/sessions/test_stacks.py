@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from playground.celery import app as celery_app
 from sessions import stacks, tasks
@@ -124,6 +125,25 @@ def test_an_upload_is_queued_and_a_second_refused_while_it_runs(
     assert again.status_code == 409
     assert again.json()["error"] == "stack_busy"
     assert api.get(session_id)["stack_state"] == "queued"
+
+
+def test_a_queue_that_does_not_answer_fails_the_deploy_instead_of_holding_the_session(
+    live: Playground, api: Api, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(*args: Any) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.deploy_stack, "delay", unreachable)
+    session_id = api.start()
+    response = post_stack(client, session_id, COMPOSE, content_type="application/yaml")
+    assert (response.status_code, response.json()["error"]) == (503, "queue_unavailable")
+    assert api.get(session_id)["stack_state"] == "failed"
+    monkeypatch.undo()
+    # Not left "queued" for STACK_DEPLOY_LEASE: the next try is taken.
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(tasks.deploy_stack, "delay", lambda *args: queued.append(args))
+    assert post_stack(client, session_id, COMPOSE, content_type="application/yaml").status_code == 202
+    assert queued == [(session_id, COMPOSE)]
 
 
 def test_deploys_past_the_sites_limit_are_refused_before_anything_starts(

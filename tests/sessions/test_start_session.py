@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions.models import Playground, Session
 from tests.conftest import Api
 
@@ -21,7 +22,7 @@ def test_it_starts_a_session_for_xhr_clients(live: Playground, api: Api) -> None
     session = Session.objects.get(pk=session_id)
     assert len(session_id) >= 26
     assert session.expires_at - session.created_at == live.session_duration
-    assert sandboxes.labelled_objects(session_id)["networks"], "the session network exists"
+    assert sandboxes.labelled_objects(default(), session_id)["networks"], "the session network exists"
 
 
 def test_it_redirects_form_posts_to_the_session_page(live: Playground) -> None:

@@ -9,6 +9,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions import reconcile
 from sessions.models import Instance, Playground, Session
 from tests.conftest import Api
@@ -24,7 +25,7 @@ def test_it_fails_provisioning_that_got_stuck(live: Playground, api: Api) -> Non
     reconcile.sweep()
 
     assert Instance.objects.get(name=name).state == Instance.State.GONE
-    assert sandboxes.labelled_objects(session_id)["containers"] == []
+    assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
     assert Session.objects.get(pk=session_id).is_live
 
 
@@ -36,4 +37,4 @@ def test_it_leaves_provisioning_in_progress_alone(live: Playground, api: Api) ->
     reconcile.sweep()
 
     assert Instance.objects.get(name=name).state == Instance.State.PROVISIONING
-    assert sandboxes.labelled_objects(session_id)["containers"]
+    assert sandboxes.labelled_objects(default(), session_id)["containers"]

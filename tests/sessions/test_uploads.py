@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
+from engine.daemon import default
 from engine.streams import open_tty
 from sessions.models import Playground
 from tests.conftest import Api, sh
@@ -120,7 +121,7 @@ def test_a_relative_path_follows_the_terminal_shell(instance: dict[str, Any], da
 
     async def cd() -> None:
         # The terminal as a browser drives it: sized (which starts the shell), then typed into.
-        tty = await open_tty(instance["name"])
+        tty = await open_tty(default(), instance["name"])
         await tty.resize(80, 24)
         await asyncio.sleep(1)
         tty.write(b"cd /srv/work\r")
@@ -235,10 +236,11 @@ def test_a_client_that_hangs_up_midway_leaves_nothing(instance: dict[str, Any], 
     assert "Traceback" not in daphne.log.read_text()
 
 
+@pytest.mark.parametrize("limit", ["UPLOAD_TIMEOUT", "UPLOAD_STALL_TIMEOUT"])
 def test_a_client_that_stalls_is_answered_at_the_deadline_and_hung_up_on(
-    instance: dict[str, Any], live: Playground, tmp_path: Path
+    instance: dict[str, Any], live: Playground, tmp_path: Path, limit: str
 ) -> None:
-    server = start_daphne(tmp_path / "stall.log", UPLOAD_TIMEOUT="2")
+    server = start_daphne(tmp_path / "stall.log", **{limit: "2"})
     head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="slow"\r\n\r\n'.encode()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -256,9 +258,12 @@ def test_a_client_that_stalls_is_answered_at_the_deadline_and_hung_up_on(
     assert sh(instance, "ls -A /tmp")[1] == ""
 
 
-def test_uploads_past_the_limit_at_once_get_429(instance: dict[str, Any], live: Playground, tmp_path: Path) -> None:
+@pytest.mark.parametrize("limit", ["UPLOADS_AT_ONCE", "UPLOADS_PER_SESSION"])
+def test_uploads_past_the_limit_at_once_get_429(
+    instance: dict[str, Any], live: Playground, tmp_path: Path, limit: str
+) -> None:
     sh(instance, "printf '#!/bin/sh\\nsleep 1000\\n' > /usr/local/bin/cat && chmod +x /usr/local/bin/cat")
-    server = start_daphne(tmp_path / "busy.log", UPLOADS_AT_ONCE="1", UPLOAD_TIMEOUT="5")
+    server = start_daphne(tmp_path / "busy.log", **{limit: "1"}, UPLOAD_TIMEOUT="5")
     try:
         stalled = threading.Thread(
             target=post, args=(server, uploads_url(instance, path="/tmp"), multipart_body(("s", b"s" * 8 * MB)))
@@ -288,7 +293,10 @@ def test_names_and_paths_are_never_run_as_commands(instance: dict[str, Any], dap
         ({"path": "/tmp"}, b"a folder", 422, "file_error"),
         ({"path": "/tmp"}, multipart_body()[:-4], 400, "bad_request"),
         ({"path": "/tmp"}, multipart_body(("cut", b"c" * 100_000))[:-10], 400, "bad_request"),
+        # The first file was whole, the second cut: neither is put in place.
+        ({"path": "/tmp"}, multipart_body(("one", b"1"), ("two", b"2" * 100_000))[:-10], 400, "bad_request"),
         ({"path": "/tmp/a\0b"}, multipart_body(("a", b"a")), 400, "bad_request"),
+        ({"path": "/tmp"}, multipart_body(*[(f"f{n}", b"") for n in range(21)]), 400, "bad_request"),
         ({"path": "/etc/hostname/sub"}, multipart_body(("a", b"a")), 422, "file_error"),
         ({"path": "/tmp", "url": "http://127.0.0.1:1/x"}, b"", 403, "fetch_not_allowed"),
     ],
@@ -300,6 +308,27 @@ def test_bad_uploads_get_a_clear_4xx(
     assert (answer[0], answer[1]["error"]) == (status, code), answer
     assert "Traceback" not in daphne.log.read_text()
     assert sh(instance, "ls -A /tmp")[1] == ""
+
+
+def test_a_boundary_the_parser_refuses_gets_400(instance: dict[str, Any], daphne: Daphne) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", daphne.port, timeout=30)
+    try:
+        headers = {"Content-Type": f"multipart/form-data; boundary={'a' * 300}"}
+        connection.request("POST", uploads_url(instance, path="/tmp"), body=b"x" * 1000, headers=headers)
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())["error"]) == (400, "bad_request")
+    finally:
+        connection.close()
+    assert "Traceback" not in daphne.log.read_text()
+
+
+def test_an_encoded_slash_does_not_make_another_route_take_an_upload_sized_body(daphne: Daphne) -> None:
+    # %2F is a slash once decoded: not the upload route, so the 1 MiB limit of every other route holds.
+    with socket.create_connection(("127.0.0.1", daphne.port), timeout=10) as sock:
+        request = "POST /sessions/x%2Fy/instances/z/uploads HTTP/1.1\r\nHost: localhost\r\n"
+        request += f"Content-Type: application/octet-stream\r\nContent-Length: {300 * MB}\r\n\r\n"
+        sock.sendall(request.encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 413 ")
 
 
 def test_unknown_instances_get_404(instance: dict[str, Any], daphne: Daphne) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from channels_redis.core import RedisChannelLayer
 
 from engine import sandboxes
+from engine.daemon import default
 from sessions import events, lifecycle
 from sessions.models import Instance, Playground, Session
 from tests.conftest import CELERY_REDIS_URL, Api
@@ -20,7 +21,7 @@ async def remove_and_listen(session_id: str, name: str) -> dict[str, Any]:
     channel = await layer.new_channel()
     await layer.group_add(events.group_name(session_id), channel)
     try:
-        await asyncio.to_thread(sandboxes.remove_sandbox, name)
+        await asyncio.to_thread(sandboxes.remove_sandbox, default(), name)
         return dict(await asyncio.wait_for(layer.receive(channel), timeout=20))
     finally:
         await layer.group_discard(events.group_name(session_id), channel)
@@ -42,7 +43,7 @@ def test_it_does_not_report_instances_of_an_ending_session(live: Playground, api
     session_id = api.start()
     instance = Instance.objects.get(name=api.add(session_id)["name"])
     Session.objects.filter(pk=session_id).update(state=Session.State.ENDING)
-    sandboxes.remove_sandbox(instance.name)
+    sandboxes.remove_sandbox(default(), instance.name)
 
     lifecycle.forget_vanished(instance)
 

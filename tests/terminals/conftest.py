@@ -16,6 +16,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from playwright.sync_api import Page, sync_playwright
 
+from engine.daemon import default
 from playground.asgi import application
 from sessions.models import Playground
 from terminals import hub
@@ -157,7 +158,7 @@ async def viewing(live: Playground) -> AsyncIterator[Any]:
 
     async def view(instance: dict[str, Any]) -> PortsViewer:
         viewer = PortsViewer()
-        joined.append(await hub.join(instance["name"], viewer.send, acknowledged=False, size=None))
+        joined.append(await hub.join(default(), instance["name"], viewer.send, acknowledged=False, size=None))
         return viewer
 
     yield view

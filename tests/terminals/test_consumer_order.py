@@ -15,6 +15,7 @@ import pytest
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from engine.daemon import Daemon
 from sessions import events
 from sessions.models import Instance, Playground, Session
 from terminals import hub
@@ -52,7 +53,15 @@ def terminals(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Stand in for the hubs: joining tells the viewer the terminal is connected, as a hub does."""
     joined: dict[str, Any] = {"done": [], "by_name": {}}
 
-    async def join(instance: str, send: Callable[..., Any], *, acknowledged: bool, size: Any) -> Terminal:
+    async def join(
+        daemon: Daemon,
+        instance: str,
+        send: Callable[..., Any],
+        *,
+        acknowledged: bool,
+        size: Any,
+        session: str | None = None,
+    ) -> Terminal:
         terminal = joined["by_name"][instance] = Terminal(instance, joined["done"])
         await send("instance terminal status", [instance, "connect"])
         return terminal

@@ -83,6 +83,13 @@ def test_the_editor_opens_edits_and_saves_a_file(page: Page) -> None:
     page.locator(".pane.active .xterm").click()
     run(page, "cat /root/app/config.yml", "port: 8080")
 
+    # PWD's editor page: the same panel alone, open from the start.
+    session = page.locator("#session").get_attribute("data-session")
+    page.goto(f"/sessions/{session}/instances/{node(page)['name']}/editor")
+    editor.locator("summary", has_text="app/").click()
+    editor.locator(".editor-file", has_text="config.yml").click()
+    expect(editor.locator(".editor-text")).to_have_value("port: 8080\n")
+
 
 @pytest.fixture
 def capped_page(live: Playground, tmp_path: Path) -> Iterator[Page]:

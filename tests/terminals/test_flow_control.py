@@ -3,7 +3,8 @@
 import asyncio
 from typing import Any
 
-from terminals.hub import CLEAR, FRAME_BYTES, RECENT_BYTES, STALL_SECONDS, UNACKNOWLEDGED_RATE, WINDOW_BYTES, Window
+from terminals.flow import RECENT_BYTES, UNACKNOWLEDGED_RATE, WINDOW_BYTES, Window
+from terminals.hub import CLEAR, FRAME_BYTES, STALL_SECONDS
 from tests.terminals.conftest import Viewer
 
 
@@ -29,21 +30,30 @@ async def test_it_stops_sending_until_the_viewer_acknowledges(node: dict[str, An
     name = node["name"]
     async with Viewer(node["session_id"], query="flow=ack") as viewer:
         await viewer.ready(name)
-        await viewer.type(name, "yes flood | head -c 20000000; echo done-$((2+5))\r")
+        # Sixteen windows' worth: enough to show the shell keeps going, little enough to read quickly.
+        await viewer.type(name, f"yes flood | head -c {16 * WINDOW_BYTES}; echo done-$((2+5))\r")
         in_flight, frames = 0, 0
-        # Without acknowledgements the server stops at the window: read until it goes quiet.
+        # Without acknowledgements the server stops at the window: read until its output goes quiet (other
+        # events, such as stats, keep coming), well within STALL_SECONDS.
         await viewer.until("instance terminal out")
-        while not await viewer.ws.receive_nothing(3):
+        loop = asyncio.get_running_loop()
+        last_out = loop.time()
+        while loop.time() - last_out < 2:
+            if await viewer.ws.receive_nothing(0.2):
+                continue
             event = await viewer.event()
             if event["name"] == "instance terminal out":
                 in_flight += len(event["args"][1].encode())
                 frames += 1
+                last_out = loop.time()
         assert 0 < in_flight <= WINDOW_BYTES + FRAME_BYTES
         # Acknowledge as we go and the rest arrives.
         await viewer.send("instance terminal ack", name, frames)
-        while "done-7" not in viewer.screen.get(name, ""):
+        tail = ""
+        while "done-7" not in tail:
             event = await viewer.event()
             if event["name"] == "instance terminal out":
+                tail = (tail + event["args"][1])[-64:]
                 await viewer.send("instance terminal ack", name, 1)
 
 

@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+from engine.daemon import default
 from terminals import hub
 from tests.terminals.conftest import PROMPT
 
@@ -32,8 +33,8 @@ class Screen:
 async def test_it_keeps_serving_the_others_when_a_viewer_is_gone(node: dict[str, Any]) -> None:
     name = node["name"]
     alice, broken = Screen(), Screen(broken=True)
-    viewer = await hub.join(name, alice.send, acknowledged=False, size=None)
-    await hub.join(name, broken.send, acknowledged=False, size=None)
+    viewer = await hub.join(default(), name, alice.send, acknowledged=False, size=None)
+    await hub.join(default(), name, broken.send, acknowledged=False, size=None)
     await alice.until(PROMPT)
     await viewer.write("echo still-$((4+4))\r")
     await alice.until("still-8")
@@ -46,7 +47,7 @@ async def test_it_starts_a_new_hub_for_a_viewer_arriving_while_the_old_one_stops
     settings.TERMINAL_LINGER = 60
     name = node["name"]
     first = Screen()
-    viewer = await hub.join(name, first.send, acknowledged=False, size=None)
+    viewer = await hub.join(default(), name, first.send, acknowledged=False, size=None)
     await first.until(PROMPT)
     await viewer.write("echo before-$((1+1))\r")
     await first.until("before-2")
@@ -54,7 +55,7 @@ async def test_it_starts_a_new_hub_for_a_viewer_arriving_while_the_old_one_stops
     stopping = hub._hubs[name]
     stopping._stop()  # the linger has run out
     second = Screen()
-    viewer = await hub.join(name, second.send, acknowledged=False, size=None)
+    viewer = await hub.join(default(), name, second.send, acknowledged=False, size=None)
     assert viewer.hub is not stopping
     # The recent output survives the old hub, once.
     await second.until("before-2")

@@ -12,7 +12,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect, sync_playwright
 
 from engine import images
-from engine.daemon import client
+from engine.daemon import default
 from sessions.models import Playground
 from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 
@@ -21,11 +21,11 @@ from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
 def second_image(live: Playground) -> Iterator[str]:
     """Offer a second image: another tag of the sandbox image (nothing else is built here)."""
     repository, tag = "playground/dind", f"settings-test-{os.getpid()}"
-    client().api.tag(settings.SANDBOX_IMAGE, repository, tag)
+    default().client().api.tag(settings.SANDBOX_IMAGE, repository, tag)
     live.extra_images = [f"{repository}:{tag}"]
     live.save()
     yield f"{repository}:{tag}"
-    images.remove_image(f"{repository}:{tag}")
+    images.remove_image(default(), f"{repository}:{tag}")
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_an_instance_added_after_picking_an_image_runs_that_image(page: Page, se
     expect(page.locator("#detail-hostname")).to_have_text("node1", timeout=60_000)
     (node,) = page.request.get(f"/sessions/{session_id}").json()["instances"].values()
     assert node["image"] == second_image
-    assert client().api.inspect_container(node["name"])["Config"]["Image"] == second_image
+    assert default().client().api.inspect_container(node["name"])["Config"]["Image"] == second_image
 
     # Remembered for this session across a reload; the default again once picked.
     page.reload()

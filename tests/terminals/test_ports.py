@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from engine import inner
+from engine.daemon import default
 from sessions.models import Playground
 from terminals import hub, ports
 from tests.conftest import Api, sh
@@ -100,7 +101,7 @@ async def test_a_page_reloaded_finds_the_ports_known_and_the_engine_is_not_asked
     try:
         for _ in range(5):
             page = PortsViewer()
-            viewer = await hub.join(instance["name"], page.send, acknowledged=False, size=None)
+            viewer = await hub.join(default(), instance["name"], page.send, acknowledged=False, size=None)
             await page.until([8080])
             await viewer.leave()
     finally:

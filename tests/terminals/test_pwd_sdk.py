@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,7 @@ from playwright.sync_api import sync_playwright
 
 from sessions.models import Playground
 from tests.daphne import start_daphne, stop_daphne
-from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.terminals.chromium import CHROMIUM, CHROMIUM_ARGS, other_origin
 from tests.terminals.conftest import REDIS_URL
 
 PAGES = Path(__file__).parent / "pages"
@@ -22,12 +19,8 @@ PAGES = Path(__file__).parent / "pages"
 @pytest.fixture
 def trainer_site() -> Iterator[str]:
     """Serve the trainer's page on a loopback port of its own: another origin than the playground's."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(PAGES))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with other_origin(PAGES) as url:
+        yield url
 
 
 @pytest.fixture

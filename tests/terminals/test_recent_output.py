@@ -1,6 +1,6 @@
 """What a (re)connecting viewer is sent first: the tty's recent output, cut at a line, whole characters only."""
 
-from terminals.hub import RECENT_BYTES, Recent
+from terminals.flow import RECENT_BYTES, Recent
 
 
 def test_it_keeps_everything_while_it_is_short() -> None:

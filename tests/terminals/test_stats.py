@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
 from engine import usage
-from engine.daemon import client
+from engine.daemon import default
 from sessions.models import Playground
 from terminals import hub, stats
 from tests.conftest import Api, sh
@@ -80,7 +80,7 @@ async def test_a_busy_instance_shows_its_cpu_memory_and_network(live: Playground
                 and min(f["rx_bytes_per_second"], f["tx_bytes_per_second"]) > 50_000
             ),
         )
-        assert told["cpu_percent"] <= 100 * (await usage.usage(instance["name"], 5)).cpus
+        assert told["cpu_percent"] <= 100 * (await usage.usage(default(), instance["name"], 5)).cpus
     await asyncio.gather(*busy)
 
 
@@ -109,7 +109,7 @@ async def test_nothing_asks_the_engine_while_nobody_views(
             await told.put(args[0])
 
     try:
-        viewer = await hub.join(instance["name"], page, acknowledged=False, size=None)
+        viewer = await hub.join(default(), instance["name"], page, acknowledged=False, size=None)
         await asyncio.wait_for(told.get(), 10)
         await viewer.leave()
         await asyncio.sleep(1.0)
@@ -161,7 +161,7 @@ async def test_figures_come_back_after_the_sandbox_restarts(
     async with Viewer(session_id) as viewer:
         await figures(viewer, instance)
         # Its counters start again from zero: nothing went backwards, nothing failed for good.
-        await asyncio.to_thread(client().api.restart, instance["name"], timeout=0)
+        await asyncio.to_thread(default().client().api.restart, instance["name"], timeout=0)
         restarted = time.monotonic()
         while time.monotonic() - restarted < 5:
             told = await figures(viewer, instance)

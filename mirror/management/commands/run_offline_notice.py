@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 import engine
-from engine import mirror
+from engine import daemon, mirror
 from mirror import images, offline
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            mirror.ensure_address()
+            mirror.ensure_address(daemon.default())
         except engine.EngineError as e:
             raise CommandError(str(e)) from e
         host, port = mirror.mirror_host(), settings.MIRROR_OFFLINE_PORT

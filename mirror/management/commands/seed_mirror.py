@@ -16,17 +16,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--force", action="store_true", help="Rebuild even the images that are up to date.")
+        parser.add_argument(
+            "names", nargs="*", metavar="NAME", help=f"Only these images (of {', '.join(images.names())})."
+        )
 
-    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
-        if not daemon.ping():
+    def handle(self, *args: Any, force: bool = False, names: list[str] | None = None, **options: Any) -> None:
+        unknown = set(names or []) - set(images.names())
+        if unknown:
+            raise CommandError(f"no such image: {', '.join(sorted(unknown))} (there are {', '.join(images.names())})")
+        wanted = [image for image in images.IMAGES if not names or image.name in names]
+        if not daemon.default().ping():
             raise CommandError(f"the Docker engine at {settings.SANDBOX_ENGINE} does not answer")
         started = time.monotonic()
         try:
             # A writable registry on loopback for the seed's duration only: sandboxes reach nothing writable.
             with registry.running("127.0.0.1", read_only=False) as addr:
-                stale = [image for image in images.IMAGES if force or not images.is_current(addr, image)]
+                stale = [image for image in wanted if force or not images.is_current(addr, image)]
                 if not stale:
-                    self.stdout.write(f"the mirror is up to date ({', '.join(images.names())})")
+                    self.stdout.write(f"the mirror is up to date ({', '.join(dict.fromkeys(i.name for i in wanted))})")
                     return
                 images.build_and_push(addr, stale, self.stdout.write)
             self.stdout.write("removing layers that no tag uses any more")

@@ -29,9 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         tag = settings.SANDBOX_IMAGE
         recipe = sandbox_recipe()
-        if not daemon.ping():
+        if not daemon.default().ping():
             raise CommandError(f"the Docker engine at {settings.SANDBOX_ENGINE} does not answer")
-        if not force and images.image_recipe(tag) == recipe:
+        if not force and images.image_recipe(daemon.default(), tag) == recipe:
             self.stdout.write(f"{tag} is up to date (recipe {recipe})")
             return
         started = time.monotonic()

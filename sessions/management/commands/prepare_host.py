@@ -14,9 +14,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            daemon.check_user_namespaces()
+            daemon.default().check_user_namespaces()
             # Here, once, rather than by the mirror's and the offline notice's processes at the same moment.
-            mirror.ensure_address()
+            mirror.ensure_address(daemon.default())
             firewall.apply(mirror.mirror_host())
         except (engine.EngineError, firewall.FirewallError) as e:
             raise CommandError(str(e)) from e
