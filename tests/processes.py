@@ -10,8 +10,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 from django.conf import settings
+
+
+def shared_database_url() -> str:
+    """Return DATABASE_URL for the test database, so processes a test starts see the rows it writes."""
+    # Django's test runner has renamed the database in settings by now (test_<name>, or TEST_DATABASE_NAME).
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(str(db.get("USER") or ""), safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(str(db["PASSWORD"]), safe="")
+    host = str(db.get("HOST") or "")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{quote(str(db['NAME']), safe='')}"
+
 
 PROCFILE = settings.BASE_DIR / "Procfile"
 
@@ -37,8 +53,9 @@ class Processes:
     def start(self, name: str) -> None:
         log = (self.log_dir / f"{name}.log").open("ab")
         self.logs.append(log)
+        # exec: the shell becomes the process, so waiting on it waits on the process itself.
         self.running[name] = subprocess.Popen(
-            procfile_command(name),
+            "exec " + procfile_command(name),
             shell=True,
             cwd=settings.BASE_DIR,
             env=self.env,
@@ -54,13 +71,20 @@ class Processes:
         process.wait()
 
     def stop(self, name: str) -> None:
+        """Ask the process to stop; kill its whole group if anything of it is left after 15 s. Nothing of it
+        outlives this call: a worker still shutting down would take the next test's tasks."""
         process = self.running.pop(name)
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
+            pass
+        try:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        except ProcessLookupError:
+            return
+        process.wait()
+        wait_until(lambda: not group_alive(process.pid), timeout=15)
 
     def stop_all(self) -> None:
         for name in list(self.running):
@@ -74,6 +98,18 @@ class Processes:
     def sweeps_done(self) -> int:
         """Count the sweeps the worker has finished, as its log reports them."""
         return len(re.findall(r"sessions\.tasks\.sweep\[[^]]+\] succeeded", self.log("worker")))
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies excepted)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.1) -> float:
