@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -75,10 +76,8 @@ class Processes:
         outlives this call: a worker still shutting down would take the next test's tasks."""
         process = self.running.pop(name)
         os.killpg(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
