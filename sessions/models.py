@@ -313,8 +313,16 @@ class Session(models.Model):
     def claim_warm(cls, pool: str, instances: int, lifetime: timedelta, **fields: Any) -> Session | None:
         """Hand a ready session of this warm pool to a learner, its clock started now; None when none is ready."""
         # Not from an engine that takes no new sessions: draining, disabled, or down.
-        waiting = cls.objects.warm(pool).ready(instances).on_open_engines().order_by("created_at")
-        ready = waiting.values_list("pk", flat=True)
+        waiting = cls.objects.warm(pool).ready(instances).on_open_engines().values("pk")
+        # The oldest ready session, locked; one another start has locked is skipped (PostgreSQL), so starts at the
+        # same instant each take a different one instead of all reading the oldest and all but one losing it.
+        # (The lock is taken outside the counting query: PostgreSQL locks no row of a GROUP BY.)
+        ready = (
+            cls.objects.filter(pk__in=waiting)
+            .order_by("created_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
         for _ in range(CLAIM_ATTEMPTS):
             # Read the oldest ready session afresh on each attempt, in the transaction that claims it: SQLite runs
             # it alone (BEGIN IMMEDIATE), so the session read is still there to claim. Reading a list once, outside,
