@@ -164,18 +164,38 @@ def room_for_instance(engine: Engine) -> str | None:
 def check_all() -> None:
     """Ping every engine; mark one down after ENGINE_DOWN_AFTER failures in a row and end its sessions; up again
     once it answers."""
-    for engine in Engine.objects.all():
+    pool = list(Engine.objects.all())
+    if not pool:
+        return
+    # Side by side: hung engines cost one PING_TIMEOUT together, not one each, before the engines behind them.
+    with ThreadPoolExecutor(max_workers=min(len(pool), 16)) as executor:
+        answers = list(executor.map(_problem, pool))
+    for engine, answer in zip(pool, answers, strict=True):
         # One engine's trouble (its database rows, an unforeseen error of its client) must not leave the others
         # unchecked: a down engine behind it would never be marked down.
         try:
-            check(engine)
+            if isinstance(answer, Exception):
+                raise answer
+            record(engine, answer)
         except Exception:
             log.exception("the health check of the sandbox engine %s failed", engine.name)
 
 
+def _problem(engine: Engine) -> str | None | Exception:
+    """Return why the engine does not answer a ping (None when it does), or the error asking it raised."""
+    try:
+        return engine.daemon.problem(settings.PING_TIMEOUT)
+    except Exception as e:
+        return e
+
+
 def check(engine: Engine) -> None:
     """Ping one engine and record what it answered."""
-    problem = engine.daemon.problem(settings.PING_TIMEOUT)
+    record(engine, engine.daemon.problem(settings.PING_TIMEOUT))
+
+
+def record(engine: Engine, problem: str | None) -> None:
+    """Record what the engine answered a ping: the problem, or None when it answered."""
     if problem is None:
         if engine.down_since is not None or engine.failed_pings:
             if engine.down_since is not None:

@@ -4,6 +4,7 @@ engines take none; one that stops answering ends its own sessions with a message
 from __future__ import annotations
 
 import io
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -172,6 +173,23 @@ def test_an_engine_whose_check_fails_does_not_stop_the_checks_of_the_others(
     engines.check_all()
     dead.refresh_from_db()
     assert dead.failed_pings == 1
+
+
+def test_the_check_pings_the_engines_side_by_side(
+    playground: Playground, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hung = [Engine.objects.create(name=name, url=dead_url(tmp_path, name), memory_bytes=GIB) for name in "ab"]
+    both_asked = threading.Barrier(len(hung), timeout=5)
+
+    def no_answer(daemon: Daemon, timeout: int = 10) -> str | None:
+        both_asked.wait()  # passes only while both pings are in flight: one after the other, it breaks
+        return "no answer within the timeout"
+
+    monkeypatch.setattr(Daemon, "problem", no_answer)
+    engines.check_all()
+    for engine in hung:
+        engine.refresh_from_db()
+        assert (engine.failed_pings, engine.last_error) == (1, "no answer within the timeout")
 
 
 def test_the_command_adds_lists_drains_and_enables_engines(
