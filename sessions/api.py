@@ -236,7 +236,7 @@ def ping(request: HttpRequest) -> HttpResponse:
         if not taking:
             message = "no sandbox engine takes new sessions: every one is draining or disabled"
         return JsonResponse({"error": "engine_unreachable", "message": message, "engines": states}, status=503)
-    live = capacity.in_use(Instance.objects.live().count())
+    live = capacity.in_use(Instance.objects.live().on_this_host().count())
     limit = capacity.instance_limit()
     if live >= limit:
         return error(507, "out_of_capacity", f"{live} of {limit} instances in use")

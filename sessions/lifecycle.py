@@ -196,7 +196,7 @@ def _check_capacity(session: Session) -> None:
     if not session.engine.is_local:
         return  # what follows measures this host, which runs only engines on unix sockets
     # Every deployment's sandboxes on the host count against its limit (a test run, a second site).
-    live = capacity.in_use(Instance.objects.live().count())
+    live = capacity.in_use(Instance.objects.live().on_this_host().count())
     limit = capacity.instance_limit()
     if live >= limit:
         raise OutOfCapacity(f"this server runs as many instances as it holds ({limit}); try again in a few minutes")

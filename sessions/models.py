@@ -86,6 +86,10 @@ class Playground(models.Model):
         }
 
 
+# Engines at these addresses run on this host: their sandboxes count against the host's own capacity.
+LOCAL_SCHEMES = ("unix://", "http+unix://")
+
+
 def check_engine_url(url: str) -> None:
     """Refuse an engine address the platform cannot reach: only unix:// and plain tcp:// are spoken."""
     try:
@@ -156,7 +160,7 @@ class Engine(models.Model):
     @property
     def is_local(self) -> bool:
         """Tell whether it listens on a unix socket, so runs on this host (whose memory and disk are measured)."""
-        return self.url.startswith(("unix://", "http+unix://"))
+        return self.url.startswith(LOCAL_SCHEMES)
 
     @property
     def state(self) -> str:
@@ -440,6 +444,13 @@ class InstanceQuerySet(models.QuerySet["Instance"]):
     def live(self) -> InstanceQuerySet:
         """Filter instances that exist or are being created: what counts against capacity."""
         return self.exclude(state=Instance.State.GONE)
+
+    def on_this_host(self) -> InstanceQuerySet:
+        """Filter instances of sessions on an engine of this host: those count against its capacity, not others'."""
+        here = Q()
+        for scheme in LOCAL_SCHEMES:
+            here |= Q(session__engine__url__startswith=scheme)
+        return self.filter(here)
 
     def reachable(self) -> InstanceQuerySet:
         """Filter running instances of live sessions: the only ones a route or a login may lead to."""

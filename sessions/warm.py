@@ -99,7 +99,7 @@ def _room(spec: pools.PoolSpec) -> int:
     # Warm instances count against capacity like any other: a pool must never turn a learner away.
     limit = capacity.instance_limit()
     kept_free = limit * settings.WARM_POOL_KEEP_FREE // 100
-    free = limit - kept_free - capacity.in_use(Instance.objects.live().count())
+    free = limit - kept_free - capacity.in_use(Instance.objects.live().on_this_host().count())
     try:
         refusal = capacity.refusal(daemon.default().data_root())
     except engine.EngineError as e:

@@ -2,15 +2,17 @@
 when short of memory or disk."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from engine import daemon, sandboxes
 from engine.daemon import default
 from sessions import capacity, reconcile
-from sessions.models import Instance, Playground, Session
+from sessions.models import Engine, Instance, Playground, Session
 from tests.conftest import Api
 
 XHR = {"x-requested-with": "XMLHttpRequest"}
@@ -104,6 +106,26 @@ def test_it_refuses_an_instance_when_memory_runs_short(live: Playground, api: Ap
     assert "short of memory" in response["message"]
     assert sandboxes.labelled_objects(default(), session_id)["containers"] == []
     assert not Instance.objects.filter(session_id=session_id).exists()
+
+
+def test_instances_on_another_hosts_engine_leave_this_hosts_room_alone(
+    live: Playground, api: Api, settings: object
+) -> None:
+    Engine.default()
+    # Never asked anything here: a closed port on loopback stands for an engine on another host.
+    far = Engine.objects.create(name="far", url="tcp://127.0.0.1:9", memory_bytes=capacity.MIB)
+    away = Session.objects.create(playground=live, engine=far, expires_at=timezone.now() + timedelta(hours=1))
+    for n in range(3):
+        Instance.objects.create(
+            session=away, name=f"far{n}-{away.pk[:8]}", hostname=f"node{n}", state=Instance.State.RUNNING
+        )
+    settings.MAX_INSTANCES_PER_HOST = capacity.in_use(0) + 1  # type: ignore[attr-defined]  # room for one here
+    try:
+        assert api.add(api.start())["name"]
+        assert api.add(api.start(), status=503)["error"] == "out_of_capacity"
+    finally:  # rows only: nothing of them to remove from an engine
+        away.instances.update(state=Instance.State.GONE)
+        Session.objects.filter(pk=away.pk).update(state=Session.State.ENDED)
 
 
 def test_it_refuses_an_instance_when_the_disk_runs_short(live: Playground, api: Api, settings: object) -> None:
