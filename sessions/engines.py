@@ -135,8 +135,12 @@ def loads(engines: list[Engine]) -> list[Load]:
 
 
 def place() -> Engine:
-    """Return the engine a new session goes on: up, enabled, not draining, with the most free memory."""
-    engines = all_engines()
+    """Return the engine a new session goes on: up, enabled, not draining, with the most free memory.
+
+    Called in the transaction that inserts the session: the engines' rows stay locked until it ends, so the next
+    start waits and counts this one (SQLite runs such transactions one at a time anyway).
+    """
+    engines = list(Engine.objects.select_for_update().order_by("pk")) or [Engine.default()]
     open_ = [e for e in engines if e.state == "up"]
     if not open_:
         states = ", ".join(f"{e.name} {e.state}" for e in engines)

@@ -150,10 +150,13 @@ def _claim_warm(playground: Playground, image: str, lifetime: timedelta, fields:
 
 def _create_session(playground: Playground, lifetime: timedelta, fields: dict[str, Any]) -> Session:
     now = timezone.now()
-    engine = place_session()
-    return Session.objects.create(
-        playground=playground, engine=engine, created_at=now, expires_at=now + lifetime, **fields
-    )
+    # Placed and inserted in one transaction (placing locks the engines' rows): starts at the same instant each
+    # count the ones before them, instead of all reading the same loads and landing on the same engine.
+    with transaction.atomic():
+        engine = place_session()
+        return Session.objects.create(
+            playground=playground, engine=engine, created_at=now, expires_at=now + lifetime, **fields
+        )
 
 
 def place_session() -> Engine:
