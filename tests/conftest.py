@@ -8,13 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from engine import daemon, execs, images, sandboxes
@@ -24,6 +27,26 @@ from mirror import registry
 from sessions import firewall, lifecycle
 from sessions.models import Instance, Playground, Session
 from tests.processes import Processes, shared_database_url, wait_until
+
+_T = TypeVar("_T")
+
+
+def at_once(count: int, call: Callable[[], _T]) -> list[_T]:
+    """Call `call` from `count` threads released at the same instant, each on its own database connection, as
+    that many requests arriving together would; return what each returned (an error in one is raised here)."""
+    together = threading.Barrier(count)
+
+    def one() -> _T:
+        try:
+            together.wait()
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as executor:
+        futures = [executor.submit(one) for _ in range(count)]
+    return [future.result() for future in futures]
+
 
 # Our sandboxes carry this label, so a test run never reconciles away a dev server's (or another run's) objects.
 os.environ["SANDBOX_DEPLOYMENT"] = settings.SANDBOX_DEPLOYMENT = f"test-{os.getpid()}"

@@ -12,14 +12,13 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from engine.daemon import Daemon
 from sessions import engines, lifecycle, pools, reconcile, recordings, warm
 from sessions.models import Engine, Instance, Playground, Session
-from tests.conftest import Api
+from tests.conftest import Api, at_once
 
 GIB = 2**30
 XHR = {"x-requested-with": "XMLHttpRequest"}
@@ -199,23 +198,8 @@ def test_starts_at_the_same_instant_spread_over_the_pool(
     for name in "ab":
         Engine.objects.create(name=name, url=dead_url(tmp_path, name), memory_bytes=100 * GIB)
     monkeypatch.setattr(lifecycle, "open_network", lambda session: None)  # rows only: no engine is asked
-    crowd = 10
-    together = threading.Barrier(crowd)
-    placed: list[str] = []
-
-    def start() -> None:
-        try:
-            together.wait()
-            placed.append(lifecycle.start_session(playground).engine.name)  # type: ignore[union-attr]
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=start) for _ in range(crowd)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(placed) == ["a"] * 5 + ["b"] * 5
+    placed = at_once(10, lambda: lifecycle.start_session(playground).engine)
+    assert sorted(engine.name for engine in placed if engine) == ["a"] * 5 + ["b"] * 5
 
 
 def test_the_command_adds_lists_drains_and_enables_engines(

@@ -16,7 +16,7 @@ from engine.daemon import default
 from sessions import pools, reconcile, warm
 from sessions.expiry import sessions_to_end
 from sessions.models import Instance, Playground, Session
-from tests.conftest import NOTHING, Api, sh
+from tests.conftest import NOTHING, Api, at_once, sh
 from tests.processes import Processes, wait_until
 
 
@@ -195,20 +195,6 @@ def test_a_crowd_claiming_at_once_gets_every_ready_session(transactional_db: Non
             playground=playground, expires_at=now + timedelta(hours=1), pool="crowd", image_name="x"
         )
         Instance.objects.create(session=session, name=f"crowd-{n}-{session.pk[:8]}", state=Instance.State.RUNNING)
-    claimed: list[Session | None] = []
-    barrier = threading.Barrier(crowd)
-
-    def claim() -> None:
-        try:
-            barrier.wait()
-            claimed.append(Session.claim_warm("crowd", 1, timedelta(hours=1)))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=claim) for _ in range(crowd)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed = at_once(crowd, lambda: Session.claim_warm("crowd", 1, timedelta(hours=1)))
     assert None not in claimed and len({session.pk for session in claimed if session}) == crowd
     assert not Session.objects.warm("crowd").exists()
