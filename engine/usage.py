@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine import ENGINE_ERRORS, EngineError
-from engine.daemon import Daemon, run_blocking
+from engine.daemon import LABEL_ROLE, Daemon, run_blocking
 
 # A sandbox's answer is about 2 KiB.
 ANSWER_LIMIT = 256 * 1024
@@ -53,6 +53,24 @@ async def usage(daemon: Daemon, name: str, timeout: float) -> Usage:
     if found is None:
         raise EngineError(f"{name} is not running")
     return found
+
+
+def sandboxes_memory(daemon: Daemon, sample: int, timeout: float) -> int | None:
+    """Return the mean memory of up to `sample` running sandboxes of the engine (any deployment's), or None when
+    it runs none; blocking, for a caller off the event loop. Raise EngineError when the engine cannot list them."""
+    try:
+        running = daemon.api(int(timeout)).containers(filters={"label": f"{LABEL_ROLE}=sandbox", "status": "running"})
+    except ENGINE_ERRORS as e:
+        raise EngineError(f"the engine did not list its sandboxes: {e}") from e
+    names = [str(c["Id"]) for c in running[:sample] if isinstance(c, dict) and "Id" in c]
+    if not names:
+        return None
+
+    async def gather() -> list[Usage | BaseException]:
+        return await asyncio.gather(*(usage(daemon, name, timeout) for name in names), return_exceptions=True)
+
+    memories = [found.memory for found in asyncio.run(gather()) if isinstance(found, Usage)]
+    return sum(memories) // len(memories) if memories else None
 
 
 def parse(stats: dict[str, Any]) -> Usage | None:

@@ -19,6 +19,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 import metrics
+from engine import EngineError, usage
 from engine.daemon import Daemon
 from sessions import capacity, events, recordings
 from sessions.models import Engine, Instance, Session
@@ -29,6 +30,8 @@ MIB = 1024 * 1024
 # What the viewers of a session on an engine that went down read, and the session's end reason.
 DOWN_MESSAGE = "The machine running this session stopped answering, so the session ended: start a new one."
 DOWN_REASON = "engine down"
+# Sandboxes of an engine on another host whose memory each health check reads (one-shot stats, side by side).
+MEMORY_SAMPLE = 5
 
 
 class NoRoom(Exception):
@@ -97,20 +100,22 @@ def _host(engine: Engine) -> str:
     return "" if isinstance(where, str) else where[0]
 
 
-def per_instance_bytes() -> int:
-    """Return the memory one instance is expected to take: the mean of those running here, at least the estimate."""
-    estimate = int(settings.INSTANCE_MEMORY_ESTIMATE_MB)
-    measured = capacity.sandboxes_memory_mb()
-    if measured is not None and measured[1]:
-        # Never below an idle instance's: sandboxes still booting, or whose learners killed their inner engine
-        # (root there may), hold a few MiB each, and a mean of those would let an engine take hundreds more.
-        return max(estimate, measured[0] // measured[1]) * MIB
-    return estimate * MIB
+def per_instance_bytes(engine: Engine | None = None) -> int:
+    """Return the memory one instance on the engine is expected to take: the mean of those running there, at least
+    the estimate. Engines on this host are measured by its cgroups, others by their last health check's sample."""
+    estimate = int(settings.INSTANCE_MEMORY_ESTIMATE_MB) * MIB
+    if engine is not None and not engine.is_local:
+        measured = engine.instance_bytes or 0
+    else:
+        on_host = capacity.sandboxes_memory_mb()
+        measured = on_host[0] * MIB // on_host[1] if on_host and on_host[1] else 0
+    # Never below an idle instance's: sandboxes still booting, or whose learners killed their inner engine (root
+    # there may), hold a few MiB each, and a mean of those would let an engine take hundreds more.
+    return max(estimate, measured)
 
 
 def loads(engines: list[Engine]) -> list[Load]:
     """Return what each engine holds: its live sessions, their instances, and the memory they are expected to take."""
-    per_instance = per_instance_bytes()
     rows = (
         Session.objects.live()
         .filter(engine__in=engines)
@@ -130,7 +135,8 @@ def loads(engines: list[Engine]) -> list[Load]:
         # client one per /64 of its prefix), so reserving room for each filled every engine for nothing.
         reserved[engine_id] = reserved.get(engine_id, 0) + (max(n, 1) if created_at >= starting else n)
     return [
-        Load(e, sessions.get(e.pk, 0), instances.get(e.pk, 0), reserved.get(e.pk, 0) * per_instance) for e in engines
+        Load(e, sessions.get(e.pk, 0), instances.get(e.pk, 0), reserved.get(e.pk, 0) * per_instance_bytes(e))
+        for e in engines
     ]
 
 
@@ -146,14 +152,14 @@ def place() -> Engine:
         states = ", ".join(f"{e.name} {e.state}" for e in engines)
         raise NoRoom(f"no sandbox engine takes new sessions now ({states}); try again in a few minutes")
     best = max(loads(open_), key=lambda load: (load.free_bytes, -load.engine.pk))
-    if best.free_bytes < per_instance_bytes():
+    if best.free_bytes < per_instance_bytes(best.engine):
         raise NoRoom("every sandbox engine is full; try again in a few minutes")
     return best.engine
 
 
 def room_for_instance(engine: Engine) -> str | None:
     """Return why one more instance does not fit on the engine, or None when it fits."""
-    per_instance = per_instance_bytes()
+    per_instance = per_instance_bytes(engine)
     (load,) = loads([engine])
     # The session asking holds one instance's room already while it has none (see loads).
     used = load.instances * per_instance
@@ -173,24 +179,34 @@ def check_all() -> None:
         return
     # Side by side: hung engines cost one PING_TIMEOUT together, not one each, before the engines behind them.
     with ThreadPoolExecutor(max_workers=min(len(pool), 16)) as executor:
-        answers = list(executor.map(_problem, pool))
-    for engine, answer in zip(pool, answers, strict=True):
+        answers = list(executor.map(_look, pool))
+    for engine, (answer, memory) in zip(pool, answers, strict=True):
         # One engine's trouble (its database rows, an unforeseen error of its client) must not leave the others
         # unchecked: a down engine behind it would never be marked down.
         try:
             if isinstance(answer, Exception):
                 raise answer
             record(engine, answer)
+            if memory is not None and memory != engine.instance_bytes:
+                Engine.objects.filter(pk=engine.pk).update(instance_bytes=memory)
         except Exception:
             log.exception("the health check of the sandbox engine %s failed", engine.name)
 
 
-def _problem(engine: Engine) -> str | None | Exception:
-    """Return why the engine does not answer a ping (None when it does), or the error asking it raised."""
+def _look(engine: Engine) -> tuple[str | None | Exception, int | None]:
+    """Ping the engine: return why it does not answer (None when it does) or the error asking it raised, and, for
+    an engine on another host that answers, the mean memory of a sample of its sandboxes (None: not measured)."""
     try:
-        return engine.daemon.problem(settings.PING_TIMEOUT)
+        problem = engine.daemon.problem(settings.PING_TIMEOUT)
     except Exception as e:
-        return e
+        return e, None
+    if problem is not None or engine.is_local:
+        return problem, None
+    try:
+        return None, usage.sandboxes_memory(engine.daemon, MEMORY_SAMPLE, settings.PING_TIMEOUT)
+    except EngineError as e:
+        log.info("could not measure the sandboxes of the engine %s: %s", engine.name, e)
+        return None, None
 
 
 def check(engine: Engine) -> None:

@@ -128,6 +128,9 @@ class Engine(models.Model):
     down_since = models.DateTimeField(null=True, blank=True)
     failed_pings = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # The mean memory its running sandboxes take, as the health check last sampled it (engines on other hosts:
+    # this host's cgroups measure its own); None before it has seen any.
+    instance_bytes = models.PositiveBigIntegerField(null=True, blank=True)
 
     objects = EngineQuerySet.as_manager()
 

@@ -27,6 +27,12 @@ async def test_it_counts_a_running_sandbox(live: Playground, api: Api) -> None:
     assert counted.cpu_ns > 0 and counted.system_ns > counted.cpu_ns and counted.cpus >= 1
 
 
+def test_it_samples_the_memory_an_engines_sandboxes_take(live: Playground, api: Api) -> None:
+    api.add(api.start())
+    mean = usage.sandboxes_memory(default(), sample=5, timeout=5)
+    assert mean is not None and 1024 * 1024 < mean < live.memory_limit_mb * 1024 * 1024
+
+
 async def test_it_tells_a_missing_sandbox_quickly(docker_engine: None) -> None:
     started = time.monotonic()
     with pytest.raises(EngineError, match="404"):

@@ -266,6 +266,34 @@ def test_sandboxes_holding_next_to_nothing_do_not_make_room_for_hundreds_more(
         engines.place()
 
 
+def test_an_engine_on_another_host_counts_its_instances_at_what_its_own_take(playground: Playground) -> None:
+    # Never asked anything: closed ports on loopback stand for engines on other hosts.
+    heavy = Engine.objects.create(name="heavy", url="tcp://127.0.0.1:9", memory_bytes=10 * GIB, instance_bytes=2 * GIB)
+    light = Engine.objects.create(name="light", url="tcp://127.0.0.1:10", memory_bytes=10 * GIB)
+    for engine in (heavy, light):
+        session = Session.objects.create(
+            playground=playground, engine=engine, expires_at=timezone.now() + timedelta(hours=1)
+        )
+        for n in range(2):
+            Instance.objects.create(
+                session=session, name=f"n{n}-{session.pk[:8]}", hostname=f"node{n}", state=Instance.State.RUNNING
+            )
+    assert engines.per_instance_bytes(heavy) == 2 * GIB
+    assert engines.per_instance_bytes(light) == settings.INSTANCE_MEMORY_ESTIMATE_MB * engines.MIB  # none measured
+    assert engines.place() == light
+
+
+def test_the_check_samples_the_memory_of_an_engine_on_another_host(
+    live: Playground, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.add(api.start())
+    engine = Engine.default()
+    monkeypatch.setattr(Engine, "is_local", property(lambda self: False))  # as if its socket were forwarded here
+    engines.check_all()
+    engine.refresh_from_db()
+    assert engine.instance_bytes is not None and engine.instance_bytes < live.memory_limit_mb * engines.MIB
+
+
 def test_old_sessions_without_instances_hold_no_room(playground: Playground, tmp_path: Path) -> None:
     """Empty sessions cost nothing: an address holds SESSIONS_PER_CLIENT of them (an IPv6 client one per /64 of
     its prefix), and reserving an instance's room for each made every engine refuse every new session."""
