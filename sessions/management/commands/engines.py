@@ -56,7 +56,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{engine.name:<16} {engine.state:<9} {engine.url:<40} {load.sessions:>4} sessions "
                 f"{load.instances:>4} instances {load.free_bytes // engines.MIB:>7} of "
-                f"{engine.memory_bytes // engines.MIB} MiB free"
+                f"{engine.memory_bytes // engines.MIB} MiB free, "
+                f"{engines.per_instance_bytes(engine) // engines.MIB} MiB per instance"
                 + (f"  last error: {engine.last_error}" if engine.last_error else "")
             )
 
