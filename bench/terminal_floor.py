@@ -22,8 +22,6 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
-from engine.daemon import default
-
 if TYPE_CHECKING:
     from engine.streams import TtyStream
 
@@ -114,6 +112,7 @@ class Bare(SansIoWebSocket):
 
     async def bridge(self, instance: str) -> None:
         from engine import streams
+        from engine.daemon import default
 
         stream = await streams.open_tty(default(), instance)
         try:
@@ -134,6 +133,11 @@ async def serve(fd: int, instance: str | None) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
+    if len(sys.argv) < 3 or sys.argv[1] not in ("bridge", "echo") or (sys.argv[1] == "bridge") != (len(sys.argv) == 4):
+        sys.exit(__doc__)
     mode, fd = sys.argv[1], int(sys.argv[2])
     instance = sys.argv[3] if mode == "bridge" else None
     if instance is not None:
