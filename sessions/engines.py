@@ -146,7 +146,8 @@ def place() -> Engine:
     Called in the transaction that inserts the session: the engines' rows stay locked until it ends, so the next
     start waits and counts this one (SQLite runs such transactions one at a time anyway).
     """
-    engines = list(Engine.objects.select_for_update().order_by("pk")) or [Engine.default()]
+    # FOR NO KEY UPDATE: rows that point at an engine (a session's insert checks its key) need not wait for it.
+    engines = list(Engine.objects.select_for_update(no_key=True).order_by("pk")) or [Engine.default()]
     open_ = [e for e in engines if e.state == "up"]
     if not open_:
         states = ", ".join(f"{e.name} {e.state}" for e in engines)

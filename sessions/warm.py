@@ -67,7 +67,10 @@ def _reserve(spec: pools.PoolSpec, leaving: set[str]) -> list[str]:
     with transaction.atomic():
         # Two workers running this at once would both see the pool short and both fill it: the lock on the
         # playground's row makes the second wait and count the first one's rows (SQLite locks the whole file).
-        Playground.objects.select_for_update().get(pk=spec.playground.pk)
+        # FOR NO KEY UPDATE, not FOR UPDATE: a learner's start holding the engines' rows (engines.place) checks
+        # its session's playground key (KEY SHARE) before it ends; FOR UPDATE made it wait on this transaction,
+        # which waits on its engines' rows, and PostgreSQL broke the deadlock by failing one of the two.
+        Playground.objects.select_for_update(no_key=True).get(pk=spec.playground.pk)
         waiting = warm.count()
         booting = waiting - warm.ready(spec.instances).count()
         wanted = min(spec.size - waiting, settings.WARM_POOL_BOOTS_AT_ONCE - booting, room)

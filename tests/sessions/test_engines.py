@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -200,6 +203,58 @@ def test_starts_at_the_same_instant_spread_over_the_pool(
     monkeypatch.setattr(lifecycle, "open_network", lambda session: None)  # rows only: no engine is asked
     placed = at_once(10, lambda: lifecycle.start_session(playground).engine)
     assert sorted(engine.name for engine in placed if engine) == ["a"] * 5 + ["b"] * 5
+
+
+def test_a_start_and_the_warm_pool_filling_at_the_same_instant_both_finish(
+    transactional_db: None, playground: Playground, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The start locks the engines' rows, then inserts its session (whose playground key PostgreSQL checks, a KEY
+    # SHARE lock, at commit); the pool's filling locks the playground's row, then the engines'. With the
+    # playground locked FOR UPDATE the two waited on each other, and PostgreSQL killed one: a 500 or a lost fill.
+    Engine.objects.create(name="a", url=dead_url(tmp_path, "a"), memory_bytes=100 * GIB)
+    monkeypatch.setattr(lifecycle, "open_network", lambda session: None)  # rows only: no engine is asked
+    monkeypatch.setattr(warm, "_room", lambda spec: 1)  # room for one: no engine or /proc asked either
+    engines_locked, playground_locked = threading.Event(), threading.Event()
+    place, loads = engines.place, engines.loads
+
+    def placing() -> Engine:
+        if threading.current_thread().name == "filling":
+            playground_locked.set()  # _reserve places under the playground's lock
+        return place()
+
+    def loading(pool: list[Engine]) -> list[engines.Load]:
+        if threading.current_thread().name == "starting":
+            engines_locked.set()
+            # SQLite runs one write transaction at a time: the filling waits for this one to end, never locks.
+            if playground_locked.wait(timeout=2):
+                time.sleep(0.3)  # the filling is waiting for the engines' rows now
+        return loads(pool)
+
+    monkeypatch.setattr(engines, "place", placing)
+    monkeypatch.setattr(engines, "loads", loading)
+    spec = pools.PoolSpec(playground=playground, name="race", image=playground.default_image, instances=1, size=1)
+    done: dict[str, object] = {}
+
+    def run(name: str, call: Callable[[], object]) -> None:
+        try:
+            if name == "filling":
+                assert engines_locked.wait(timeout=5)
+            done[name] = call()
+        except Exception as e:
+            done[name] = e
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, name="starting", args=("starting", lambda: lifecycle.start_session(playground))),
+        threading.Thread(target=run, name="filling", args=("filling", lambda: warm._reserve(spec, set()))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert isinstance(done["starting"], Session), done["starting"]
+    assert isinstance(done["filling"], list) and len(done["filling"]) == 1, done["filling"]
 
 
 def test_the_command_adds_lists_drains_and_enables_engines(
