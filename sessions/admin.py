@@ -6,7 +6,7 @@ from sessions.models import Engine, EngineQuerySet, Instance, Playground, Sessio
 
 @admin.register(Engine)
 class EngineAdmin(admin.ModelAdmin):
-    list_display = ("name", "url", "memory_bytes", "enabled", "draining", "down_since", "last_error")
+    list_display = ("name", "url", "remote", "memory_bytes", "enabled", "draining", "down_since", "last_error")
     list_filter = ("enabled", "draining")
     readonly_fields = ("down_since", "failed_pings", "last_error")
     actions = ["drain", "enable"]

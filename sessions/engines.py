@@ -91,6 +91,8 @@ def reachable_here(engine: Engine) -> bool:
     """
     if engine.is_local:
         return True
+    if engine.remote:
+        return False  # its socket is forwarded here, its instances' addresses are not
     here = _host(engine)
     return all(_host(e) == here for e in Engine.objects.exclude(pk=engine.pk))
 

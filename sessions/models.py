@@ -128,6 +128,11 @@ class Engine(models.Model):
     down_since = models.DateTimeField(null=True, blank=True)
     failed_pings = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    remote = models.BooleanField(
+        default=False,
+        help_text="On another host though its address is a unix socket here (forwarded over ssh): its instances do "
+        "not count against this host's capacity, and its memory is sampled through its API.",
+    )
     # The mean memory its running sandboxes take, as the health check last sampled it (engines on other hosts:
     # this host's cgroups measure its own); None before it has seen any.
     instance_bytes = models.PositiveBigIntegerField(null=True, blank=True)
@@ -162,8 +167,8 @@ class Engine(models.Model):
 
     @property
     def is_local(self) -> bool:
-        """Tell whether it listens on a unix socket, so runs on this host (whose memory and disk are measured)."""
-        return self.url.startswith(LOCAL_SCHEMES)
+        """Tell whether it runs on this host (whose memory and disk are measured): a unix socket not marked remote."""
+        return self.url.startswith(LOCAL_SCHEMES) and not self.remote
 
     @property
     def state(self) -> str:
@@ -453,7 +458,7 @@ class InstanceQuerySet(models.QuerySet["Instance"]):
         here = Q()
         for scheme in LOCAL_SCHEMES:
             here |= Q(session__engine__url__startswith=scheme)
-        return self.filter(here)
+        return self.filter(here, session__engine__remote=False)
 
     def reachable(self) -> InstanceQuerySet:
         """Filter running instances of live sessions: the only ones a route or a login may lead to."""

@@ -115,7 +115,7 @@ def _check_room(session: Session, nodes: list[SetupNode]) -> None:
     limit = session.playground.max_instances
     if len(nodes) > limit:
         raise lifecycle.TooManyInstances(f"a session may have at most {limit} instances; this asks for {len(nodes)}")
-    if session.engine is None or not session.engine.is_local:
+    if session.engine is not None and not session.engine.is_local:
         return  # each instance's start checks its engine's room; this host's own limit is for engines here
     room = capacity.instance_limit() - capacity.in_use(Instance.objects.live().on_this_host().count())
     if len(nodes) > room:

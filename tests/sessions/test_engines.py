@@ -338,6 +338,18 @@ def test_an_engine_on_another_host_counts_its_instances_at_what_its_own_take(pla
     assert engines.place() == light
 
 
+def test_a_forwarded_socket_marked_remote_is_another_hosts_engine(playground: Playground, tmp_path: Path) -> None:
+    box = Engine.objects.create(
+        name="box2", url=dead_url(tmp_path, "box2"), memory_bytes=GIB, remote=True, instance_bytes=GIB // 4
+    )
+    session = Session.objects.create(playground=playground, engine=box, expires_at=timezone.now() + timedelta(hours=1))
+    Instance.objects.create(session=session, name=f"n-{session.pk[:8]}", state=Instance.State.RUNNING)
+    assert not box.is_local
+    assert not Instance.objects.live().on_this_host().exists()  # this host's capacity is not its
+    assert engines.per_instance_bytes(box) == GIB // 4  # sampled through its API, not this host's cgroups
+    assert not engines.reachable_here(box)  # its instances' addresses are on box2, not here
+
+
 def test_the_check_samples_the_memory_of_an_engine_on_another_host(
     live: Playground, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,11 @@ class Command(BaseCommand):
         add.add_argument("name", help="A short unique name (letters, digits, - and _).")
         add.add_argument("url", help="unix:///path/to/docker.sock or tcp://host:port")
         add.add_argument("--memory", type=memory, required=True, help="Memory its sandboxes may take: 8G, 512M.")
+        add.add_argument(
+            "--remote",
+            action="store_true",
+            help="It runs on another host though URL is a unix socket here (the socket forwarded over ssh).",
+        )
         drain = actions.add_parser("drain", help="Send no new session there; its sessions run to their end.")
         drain.add_argument("name")
         enable = actions.add_parser("enable", help="Take new sessions there again (undoes drain and disable).")
@@ -46,7 +51,7 @@ class Command(BaseCommand):
         if action == "list":
             self._list()
         elif action == "add":
-            self._add(options["name"], options["url"], options["memory"])
+            self._add(options["name"], options["url"], options["memory"], options["remote"])
         else:
             self._set(options["name"], action)
 
@@ -61,12 +66,12 @@ class Command(BaseCommand):
                 + (f"  last error: {engine.last_error}" if engine.last_error else "")
             )
 
-    def _add(self, name: str, url: str, memory_bytes: int) -> None:
+    def _add(self, name: str, url: str, memory_bytes: int, remote: bool) -> None:
         if name != "default" and url != settings.SANDBOX_ENGINE:
             # The first engine added beside SANDBOX_ENGINE's joins it: made now, before the new row, which would
             # otherwise be the only engine of the pool (the default one is made only while there is none).
             Engine.default()
-        engine = Engine(name=name, url=url, memory_bytes=memory_bytes)
+        engine = Engine(name=name, url=url, memory_bytes=memory_bytes, remote=remote)
         try:
             engine.full_clean()
         except ValidationError as e:
