@@ -70,10 +70,11 @@ class Processes:
         process = self.running.pop(name)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        wait_until(lambda: not group_alive(process.pid), timeout=15)
 
     def stop(self, name: str) -> None:
-        """Ask the process to stop; kill its whole group if anything of it is left after 15 s. Nothing of it
-        outlives this call: a worker still shutting down would take the next test's tasks."""
+        """Ask the process to stop, give it 15 s, then kill what is left of its group. Nothing of it outlives this
+        call: a worker still shutting down would take the next test's tasks."""
         process = self.running.pop(name)
         os.killpg(process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
