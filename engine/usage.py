@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -56,21 +57,31 @@ async def usage(daemon: Daemon, name: str, timeout: float) -> Usage:
 
 
 def sandboxes_memory(daemon: Daemon, sample: int, timeout: float) -> int | None:
-    """Return the mean memory of up to `sample` running sandboxes of the engine (any deployment's), or None when
-    it runs none; blocking, for a caller off the event loop. Raise EngineError when the engine cannot list them."""
+    """Return the median memory of up to `sample` running sandboxes of the engine (any deployment's), drawn at
+    random, or None when it runs none; blocking, for a caller off the event loop. Raise EngineError when the
+    engine cannot list them.
+
+    At random, not the first listed (the newest: warm sessions and ones still booting); the median, so a learner
+    whose instance fills its memory limit moves the figure no more than any other sandbox does.
+    """
     try:
         running = daemon.api(int(timeout)).containers(filters={"label": f"{LABEL_ROLE}=sandbox", "status": "running"})
     except ENGINE_ERRORS as e:
         raise EngineError(f"the engine did not list its sandboxes: {e}") from e
-    names = [str(c["Id"]) for c in running[:sample] if isinstance(c, dict) and "Id" in c]
-    if not names:
+    ids = [str(c["Id"]) for c in running if isinstance(c, dict) and "Id" in c]
+    chosen = random.sample(ids, min(sample, len(ids)))
+    if not chosen:
         return None
 
     async def gather() -> list[Usage | BaseException]:
-        return await asyncio.gather(*(usage(daemon, name, timeout) for name in names), return_exceptions=True)
+        async with asyncio.timeout(timeout):  # one deadline for the whole sample
+            return await asyncio.gather(*(usage(daemon, name, timeout) for name in chosen), return_exceptions=True)
 
-    memories = [found.memory for found in asyncio.run(gather()) if isinstance(found, Usage)]
-    return sum(memories) // len(memories) if memories else None
+    try:
+        memories = sorted(found.memory for found in asyncio.run(gather()) if isinstance(found, Usage))
+    except TimeoutError:
+        raise EngineError(f"the engine did not tell its sandboxes' memory within {timeout:.0f} s") from None
+    return memories[len(memories) // 2] if memories else None
 
 
 def parse(stats: dict[str, Any]) -> Usage | None:

@@ -30,8 +30,9 @@ MIB = 1024 * 1024
 # What the viewers of a session on an engine that went down read, and the session's end reason.
 DOWN_MESSAGE = "The machine running this session stopped answering, so the session ended: start a new one."
 DOWN_REASON = "engine down"
-# Sandboxes of an engine on another host whose memory each health check reads (one-shot stats, side by side).
-MEMORY_SAMPLE = 5
+# Sandboxes of an engine on another host whose memory each health check reads (one-shot stats, side by side,
+# drawn at random; their median is kept).
+MEMORY_SAMPLE = 20
 
 
 class NoRoom(Exception):
@@ -77,9 +78,15 @@ def answering(pool: list[Engine]) -> dict[str, bool]:
 
 
 def neighbours(engine: Engine) -> list[Daemon]:
-    """Return the other engines on the same host, not down: engines on unix sockets here, else on the same host name."""
+    """Return the other engines on the same host, not down: engines on unix sockets here, else on the same host name.
+
+    An engine marked remote (another host's socket forwarded here) has none, and is no one's.
+    """
+    if engine.remote:
+        return []
     here = _host(engine)
-    return [e.daemon for e in Engine.objects.exclude(pk=engine.pk).filter(down_since__isnull=True) if _host(e) == here]
+    others = Engine.objects.exclude(pk=engine.pk).filter(down_since__isnull=True, remote=False)
+    return [e.daemon for e in others if _host(e) == here]
 
 
 def reachable_here(engine: Engine) -> bool:
@@ -160,13 +167,13 @@ def place() -> Engine:
     return best.engine
 
 
-def room_for_instance(engine: Engine) -> str | None:
-    """Return why one more instance does not fit on the engine, or None when it fits."""
+def room_for_instance(engine: Engine, count: int = 1) -> str | None:
+    """Return why `count` more instances do not fit on the engine, or None when they fit."""
     per_instance = per_instance_bytes(engine)
     (load,) = loads([engine])
     # The session asking holds one instance's room already while it has none (see loads).
     used = load.instances * per_instance
-    if used + per_instance > engine.memory_bytes:
+    if used + count * per_instance > engine.memory_bytes:
         return (
             f"the sandbox engine {engine.name} is full ({load.instances} instances, "
             f"{engine.memory_bytes // MIB} MiB for sandboxes)"

@@ -102,15 +102,21 @@ class EngineQuerySet(models.QuerySet["Engine"]):
     # The operator's transitions, written once for the admin and `manage.py engines`; each returns how many changed.
     def drain(self) -> int:
         """Send no new session to these engines; their sessions run to their end."""
-        return self.update(draining=True)
+        return self._set(draining=True)
 
     def enable(self) -> int:
         """Take new sessions on these engines again (undoes drain and disable)."""
-        return self.update(enabled=True, draining=False)
+        return self._set(enabled=True, draining=False)
 
     def disable(self) -> int:
         """Send no new session to these engines."""
-        return self.update(enabled=False)
+        return self._set(enabled=False)
+
+    def _set(self, **fields: bool) -> int:
+        # Rows locked in the order a placement locks them (sessions/engines.py), so the two never deadlock.
+        with transaction.atomic():
+            pks = list(self.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+            return self.model.objects.filter(pk__in=pks).update(**fields)
 
 
 class Engine(models.Model):
@@ -332,7 +338,7 @@ class Session(models.Model):
         ready = (
             cls.objects.filter(pk__in=waiting)
             .order_by("created_at")
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, no_key=True)
             .values_list("pk", flat=True)
         )
         for _ in range(CLAIM_ATTEMPTS):

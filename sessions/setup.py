@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from sessions import capacity, lifecycle, runs
+from sessions import capacity, engines, lifecycle, runs
 from sessions.models import Instance, Session
 from sessions.slots import Slots
 
@@ -115,8 +115,11 @@ def _check_room(session: Session, nodes: list[SetupNode]) -> None:
     limit = session.playground.max_instances
     if len(nodes) > limit:
         raise lifecycle.TooManyInstances(f"a session may have at most {limit} instances; this asks for {len(nodes)}")
+    full = engines.room_for_instance(session.engine, len(nodes)) if session.engine is not None else None
+    if full:
+        raise lifecycle.OutOfCapacity(f"{full}; try again in a few minutes")
     if session.engine is not None and not session.engine.is_local:
-        return  # each instance's start checks its engine's room; this host's own limit is for engines here
+        return  # this host's own limit is for the engines here
     room = capacity.instance_limit() - capacity.in_use(Instance.objects.live().on_this_host().count())
     if len(nodes) > room:
         raise lifecycle.OutOfCapacity(

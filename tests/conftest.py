@@ -34,7 +34,7 @@ _T = TypeVar("_T")
 def at_once(count: int, call: Callable[[], _T]) -> list[_T]:
     """Call `call` from `count` threads released at the same instant, each on its own database connection, as
     that many requests arriving together would; return what each returned (an error in one is raised here)."""
-    together = threading.Barrier(count)
+    together = threading.Barrier(count, timeout=30)  # a broken crowd fails, not hangs
 
     def one() -> _T:
         try:

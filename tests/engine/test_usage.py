@@ -33,6 +33,24 @@ def test_it_samples_the_memory_an_engines_sandboxes_take(live: Playground, api: 
     assert mean is not None and 1024 * 1024 < mean < live.memory_limit_mb * 1024 * 1024
 
 
+def test_one_sandbox_filling_its_limit_does_not_move_the_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learner may fill their instance's memory: the engine's figure is the median of its sample, not the mean."""
+    mib = 1024 * 1024
+    memory = {f"s{n}": 40 * mib for n in range(30)} | {"hog": 4096 * mib}
+
+    class Listing:
+        def containers(self, filters: dict[str, str]) -> list[dict[str, str]]:
+            return [{"Id": name} for name in memory]
+
+    async def counted(daemon: Daemon, name: str, timeout: float) -> usage.Usage:
+        return usage.Usage(0, 0, 1, memory[name], 8192 * mib, 0, 0)
+
+    monkeypatch.setattr(Daemon, "api", lambda self, seconds: Listing())
+    monkeypatch.setattr(usage, "usage", counted)
+    for _ in range(20):  # whichever sandboxes are drawn
+        assert usage.sandboxes_memory(Daemon("unix:///nowhere"), sample=20, timeout=5) == 40 * mib
+
+
 async def test_it_tells_a_missing_sandbox_quickly(docker_engine: None) -> None:
     started = time.monotonic()
     with pytest.raises(EngineError, match="404"):

@@ -350,6 +350,27 @@ def test_a_forwarded_socket_marked_remote_is_another_hosts_engine(playground: Pl
     assert not engines.reachable_here(box)  # its instances' addresses are on box2, not here
 
 
+def test_a_remote_engine_is_no_neighbour_of_this_hosts(playground: Playground, tmp_path: Path) -> None:
+    """Its subnets are another host's, and a hung tunnel must not stall every start here listing its networks."""
+    here = Engine.objects.create(name="here", url=dead_url(tmp_path, "here"), memory_bytes=GIB)
+    also_here = Engine.objects.create(name="also", url=dead_url(tmp_path, "also"), memory_bytes=GIB)
+    box = Engine.objects.create(name="box2", url=dead_url(tmp_path, "box2"), memory_bytes=GIB, remote=True)
+    assert [d.url for d in engines.neighbours(here)] == [also_here.url]
+    assert engines.neighbours(box) == []
+
+
+def test_a_setup_larger_than_a_remote_engines_room_is_refused_before_anything_starts(
+    playground: Playground, client: Client
+) -> None:
+    Engine.default()
+    far = Engine.objects.create(name="far", url="tcp://127.0.0.1:9", memory_bytes=3 * 45 * engines.MIB)
+    session = Session.objects.create(playground=playground, engine=far, expires_at=timezone.now() + timedelta(hours=1))
+    node = {"is_swarm_manager": False, "is_swarm_worker": False, "type": "linux", "run": []}
+    response = client.post(f"/sessions/{session.pk}/setup", {"instances": [node] * 5}, content_type="application/json")
+    assert response.status_code == 503 and "is full" in response.json()["message"], response.content
+    assert not Instance.objects.filter(session=session).exists()
+
+
 def test_the_check_samples_the_memory_of_an_engine_on_another_host(
     live: Playground, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
