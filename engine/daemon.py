@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import docker
 from django.conf import settings
 from docker.errors import APIError, DockerException, NotFound
+from docker.tls import TLSConfig
 from docker.utils import parse_host
+from requests.sessions import merge_setting
 
-from engine import ENGINE_ERRORS, EngineError, Unreachable
+from engine import ENGINE_ERRORS, EngineError, Unreachable, tlsstream
 
 LABEL_SESSION = "playground.session"
 LABEL_INSTANCE = "playground.instance"
@@ -27,6 +31,9 @@ LABEL_RECIPE = "playground.recipe"
 LABEL_DEPLOYMENT = "playground.deployment"
 
 _T = TypeVar("_T")
+# An engine on another host is reached over TCP with TLS both ways; its client's files, as Docker names them in
+# DOCKER_CERT_PATH.
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
 
 
 @dataclass(frozen=True)
@@ -34,17 +41,20 @@ class Daemon:
     """One Docker engine, by its address; every call on a session's sandboxes names the engine it goes to.
 
     Its clients are kept per address (and per timeout), so making a Daemon is free and two equal ones share them.
+    An engine at tcp://host:port with tls, a directory holding TLS_FILES, is reached over TLS: its server
+    certificate must chain to ca.pem and name host, and cert.pem/key.pem sign the platform in.
     """
 
     url: str
+    tls: str = ""
 
     def client(self) -> docker.DockerClient:
         """Return the engine's client; raise EngineError when the engine does not answer its making."""
-        return _made(_client, self.url)
+        return _made(_client, self.url, self.tls)
 
     def api(self, seconds: int) -> docker.APIClient:
         """Return a low-level client whose calls give up after seconds (one is kept per engine and timeout)."""
-        return _made(_api, self.url, seconds)
+        return _made(_api, self.url, self.tls, seconds)
 
     def ping(self, timeout: int = 10) -> bool:
         """Tell whether the engine answers within timeout seconds (a hung engine must not hang a health check)."""
@@ -59,17 +69,17 @@ class Daemon:
 
     def data_root(self) -> str:
         """Return the directory in which the engine keeps containers and volumes (the sandboxes' disks)."""
-        return _data_root(self.url)
+        return _data_root(self.url, self.tls)
 
     def check_user_namespaces(self) -> None:
         """Refuse an engine whose containers would run as the host's root (checked once per process)."""
-        _check_user_namespaces(self.url)
+        _check_user_namespaces(self.url, self.tls)
 
     def address(self) -> str | tuple[str, int]:
         """Return where the engine listens, a unix socket's path or a host and port; raise EngineError for others.
 
         Terminals and ssh sessions speak to the engine over connections of their own (see streams), which know
-        unix sockets and plain TCP only: an engine the SDK would reach over ssh:// or TLS is refused.
+        unix sockets and TCP (with TLS or without) only: an engine the SDK would reach over ssh:// is refused.
         """
         return _address(self.url)
 
@@ -78,7 +88,15 @@ class Daemon:
         timeout = max(deadline - time.monotonic(), 0.001)
         where = self.address()
         if not isinstance(where, str):
-            return socket.create_connection(where, timeout=timeout)
+            sock = socket.create_connection(where, timeout=timeout)
+            if not self.tls:
+                return sock
+            try:
+                # The handshake is bounded by the same timeout, which the caller's reads set again.
+                return tls_context(self.tls).wrap_socket(sock, server_hostname=where[0])
+            except BaseException:
+                sock.close()
+                raise
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
@@ -93,6 +111,8 @@ class Daemon:
         where = self.address()
         if isinstance(where, str):
             return await asyncio.open_unix_connection(where)
+        if self.tls:
+            return await tlsstream.open_connection(tls_context(self.tls), *where)
         return await asyncio.open_connection(*where)
 
 
@@ -111,28 +131,76 @@ def _made(make: Callable[..., _T], url: str, *args: Any) -> _T:
         raise Unreachable(f"the sandbox engine at {url} does not answer: {e}") from e
 
 
-@functools.cache
-def _client(url: str) -> docker.DockerClient:
-    return docker.DockerClient(base_url=url, timeout=120, max_pool_size=32)
+class _API(docker.APIClient):
+    """The SDK's client, which is a requests session: one that takes nothing from the environment.
+
+    Otherwise HTTPS_PROXY would send engine calls through a proxy, and REQUESTS_CA_BUNDLE would replace the
+    engine's own CA (requests prefers the environment's bundle to the session's). An engine is reached directly.
+    """
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        return {
+            "proxies": merge_setting(proxies, self.proxies),
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
+
+
+class _Client(docker.DockerClient):
+    def __init__(self, **kwargs: Any) -> None:  # noqa: D107 (the SDK's, with _API)
+        self.api = _API(**kwargs)
 
 
 @functools.cache
-def _api(url: str, seconds: int) -> docker.APIClient:
-    return docker.APIClient(base_url=url, timeout=seconds)
+def _client(url: str, tls: str) -> docker.DockerClient:
+    return _Client(base_url=url, tls=_tls_config(tls), timeout=120, max_pool_size=32)
 
 
 @functools.cache
-def _data_root(url: str) -> str:
+def _api(url: str, tls: str, seconds: int) -> docker.APIClient:
+    return _API(base_url=url, tls=_tls_config(tls), timeout=seconds)
+
+
+def _tls_config(tls: str) -> TLSConfig | bool:
+    if not tls:
+        return False
+    ca, cert, key = (str(Path(tls) / name) for name in TLS_FILES)
+    return TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
+
+
+@functools.cache
+def tls_context(tls: str) -> ssl.SSLContext:
+    """Return the TLS settings of the engine whose client files are in the directory tls (read once per process)."""
+    ca, cert, key = (str(Path(tls) / name) for name in TLS_FILES)
+    context = ssl.create_default_context(cafile=ca)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def check_tls(tls: str) -> None:
+    """Raise EngineError unless the directory tls holds a CA, a client certificate and its key that TLS can load."""
+    missing = [name for name in TLS_FILES if not (Path(tls) / name).is_file()]
+    if missing:
+        raise EngineError(f"{tls} lacks {', '.join(missing)} (the client files compose/engine/start --tls makes)")
     try:
-        return str(_client(url).info()["DockerRootDir"])
+        tls_context.__wrapped__(tls)
+    except (OSError, ssl.SSLError) as e:
+        raise EngineError(f"the TLS files in {tls} do not load: {e}") from e
+
+
+@functools.cache
+def _data_root(url: str, tls: str) -> str:
+    try:
+        return str(_client(url, tls).info()["DockerRootDir"])
     except (*ENGINE_ERRORS, KeyError) as e:
         raise EngineError(f"the sandbox engine at {url} does not answer: {e}") from e
 
 
 @functools.cache
-def _check_user_namespaces(url: str) -> None:
+def _check_user_namespaces(url: str, tls: str) -> None:
     try:
-        options = _client(url).info().get("SecurityOptions") or []
+        options = _client(url, tls).info().get("SecurityOptions") or []
     except ENGINE_ERRORS as e:
         raise EngineError(f"the sandbox engine at {url} does not answer: {e}") from e
     if not any("name=userns" in option for option in options):
@@ -167,8 +235,8 @@ def _address(url: str) -> str | tuple[str, int]:
     if parsed.scheme == "http" and parsed.hostname and port:
         return parsed.hostname, port
     raise EngineError(
-        f"{url!r}: the platform reaches its engines over a unix socket (unix:///path) or plain "
-        "TCP (tcp://host:port) only, not over ssh:// or TLS; forward the engine's socket to this host instead"
+        f"{url!r}: the platform reaches its engines over a unix socket (unix:///path) or TCP "
+        "(tcp://host:port, with TLS when the engine is given its client files), not over ssh://"
     )
 
 

@@ -84,9 +84,14 @@ def legacy_candidates(user: UserName) -> dict[str, Target]:
         session__instances__ip=user.ip,
         session__instances__state=Instance.State.RUNNING,
     ).values_list(
-        "fingerprint", "session_id", "session__instances__name", "session__instances__hostname", "session__engine__url"
+        "fingerprint",
+        "session_id",
+        "session__instances__name",
+        "session__instances__hostname",
+        "session__engine__url",
+        "session__engine__tls",
     )
     return {
-        fingerprint: Target(session_id, name, hostname, user.ip, Daemon(url))
-        for fingerprint, session_id, name, hostname, url in rows
+        fingerprint: Target(session_id, name, hostname, user.ip, Daemon(url, tls))
+        for fingerprint, session_id, name, hostname, url, tls in rows
     }

@@ -91,9 +91,17 @@ LOCAL_SCHEMES = ("unix://", "http+unix://")
 
 
 def check_engine_url(url: str) -> None:
-    """Refuse an engine address the platform cannot reach: only unix:// and plain tcp:// are spoken."""
+    """Refuse an engine address the platform cannot reach: only unix:// and tcp:// are spoken."""
     try:
         daemon.check_address(url)
+    except EngineError as e:
+        raise ValidationError(str(e)) from e
+
+
+def check_engine_tls(tls: str) -> None:
+    """Refuse a TLS directory without a CA, a client certificate and its key that load."""
+    try:
+        daemon.check_tls(tls)
     except EngineError as e:
         raise ValidationError(str(e)) from e
 
@@ -142,6 +150,14 @@ class Engine(models.Model):
     # The mean memory its running sandboxes take, as the health check last sampled it (engines on other hosts:
     # this host's cgroups measure its own); None before it has seen any.
     instance_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    tls = models.CharField(
+        "TLS directory",
+        max_length=255,
+        blank=True,
+        validators=[check_engine_tls],
+        help_text="For a tcp:// engine: the directory of its client files (ca.pem, cert.pem, key.pem, as "
+        "compose/engine/start --tls makes them); it is then reached over TLS, its certificate checked against ca.pem.",
+    )
 
     objects = EngineQuerySet.as_manager()
 
@@ -150,6 +166,10 @@ class Engine(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.tls and not self.url.startswith("tcp://"):
+            raise ValidationError({"tls": "TLS is for an engine at tcp://host:port; a unix socket is spoken as it is."})
 
     @classmethod
     def default(cls) -> Engine:
@@ -169,7 +189,7 @@ class Engine(models.Model):
 
     @property
     def daemon(self) -> Daemon:
-        return Daemon(self.url)
+        return Daemon(self.url, self.tls)
 
     @property
     def is_local(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import Any
 
@@ -40,6 +41,13 @@ class Command(BaseCommand):
             action="store_true",
             help="It runs on another host though URL is a unix socket here (the socket forwarded over ssh).",
         )
+        add.add_argument(
+            "--tls",
+            default="",
+            metavar="DIR",
+            help="Reach the tcp:// engine over TLS with the client files in DIR (ca.pem, cert.pem, key.pem), "
+            "as compose/engine/start --tls makes them.",
+        )
         drain = actions.add_parser("drain", help="Send no new session there; its sessions run to their end.")
         drain.add_argument("name")
         enable = actions.add_parser("enable", help="Take new sessions there again (undoes drain and disable).")
@@ -51,7 +59,7 @@ class Command(BaseCommand):
         if action == "list":
             self._list()
         elif action == "add":
-            self._add(options["name"], options["url"], options["memory"], options["remote"])
+            self._add(options["name"], options["url"], options["memory"], options["remote"], options["tls"])
         else:
             self._set(options["name"], action)
 
@@ -66,18 +74,19 @@ class Command(BaseCommand):
                 + (f"  last error: {engine.last_error}" if engine.last_error else "")
             )
 
-    def _add(self, name: str, url: str, memory_bytes: int, remote: bool) -> None:
+    def _add(self, name: str, url: str, memory_bytes: int, remote: bool, tls: str) -> None:
         if name != "default" and url != settings.SANDBOX_ENGINE:
             # The first engine added beside SANDBOX_ENGINE's joins it: made now, before the new row, which would
             # otherwise be the only engine of the pool (the default one is made only while there is none).
             Engine.default()
-        engine = Engine(name=name, url=url, memory_bytes=memory_bytes, remote=remote)
+        engine = Engine(name=name, url=url, memory_bytes=memory_bytes, remote=remote, tls=tls and os.path.abspath(tls))
         try:
             engine.full_clean()
         except ValidationError as e:
             raise CommandError("; ".join(f"{field}: {' '.join(m)}" for field, m in e.message_dict.items())) from e
-        if not engine.daemon.ping():
-            raise CommandError(f"the engine at {url} does not answer; start it first")
+        problem = engine.daemon.problem()
+        if problem:
+            raise CommandError(f"the engine at {url} does not answer ({problem}); start it first")
         try:
             engine.daemon.check_user_namespaces()
         except EngineError as e:
@@ -92,7 +101,10 @@ class Command(BaseCommand):
         except EngineError as e:
             raise CommandError(str(e)) from e
         engine.save()
-        self.stdout.write(f"added engine {name} at {url} with {memory_bytes // engines.MIB} MiB for sandboxes")
+        self.stdout.write(
+            f"added engine {name} at {url}{' over TLS' if tls else ''} with {memory_bytes // engines.MIB} MiB "
+            "for sandboxes"
+        )
 
     def _set(self, name: str, action: str) -> None:
         if not getattr(Engine.objects.filter(name=name), action)():

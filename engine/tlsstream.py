@@ -1,0 +1,204 @@
+"""TLS to an engine on another host, with an end to what is sent: the one thing asyncio's own TLS cannot do.
+
+An exec's stdin ends when the engine reads the end of it: an upload, the editor's save, a stack's file, `ssh node
+cat < file` all depend on that. asyncio's TLS transport cannot half-close (its write_eof raises
+NotImplementedError), so TLS runs here over a plain TCP connection, and the end of what is sent is the end of
+the TCP connection's sending half, as Docker's own client does it: Go's TLS server reads a TCP end at a record
+boundary as the end of the stream, and goes on writing the output.
+
+The engine is the platform's own, reached with its client certificate: what it sends is trusted as the SDK's
+answers are (the learner's engine inside an instance is another matter: see inner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any, cast
+
+READ_SIZE = 64 * 1024
+
+
+class TlsTransport(asyncio.Transport):
+    """What a protocol above sees: plain bytes in and out; write_eof ends the TCP connection's sending half."""
+
+    def __init__(self, tls: _Tls) -> None:
+        super().__init__()
+        self._tls = tls
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._tls.send(bytes(data))
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._tls.send(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        self._tls.raw.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._tls.raw.close()
+
+    def abort(self) -> None:
+        self._tls.raw.abort()
+
+    def is_closing(self) -> bool:
+        return self._tls.raw.is_closing()
+
+    def pause_reading(self) -> None:
+        self._tls.pause()
+
+    def resume_reading(self) -> None:
+        self._tls.resume()
+
+    def is_reading(self) -> bool:
+        return not self._tls.paused
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._tls.app = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._tls.app
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "ssl_object":
+            return self._tls.tls
+        return self._tls.raw.get_extra_info(name, default)
+
+    def get_write_buffer_size(self) -> int:
+        return self._tls.raw.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._tls.raw.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._tls.raw.set_write_buffer_limits(high, low)
+
+
+class _Tls(asyncio.Protocol):
+    """The TCP connection's protocol: TLS in memory between it and the protocol above (app)."""
+
+    def __init__(self, context: ssl.SSLContext, hostname: str) -> None:
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=hostname)
+        self.raw = cast(asyncio.Transport, None)
+        self.app: asyncio.BaseProtocol = asyncio.Protocol()
+        self.transport = TlsTransport(self)
+        self.handshaken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.paused = False
+        self._ended = False  # the server's end was given to app
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.raw = cast(asyncio.Transport, transport)
+        self._handshake()
+
+    def send(self, data: bytes) -> None:
+        if self.raw.is_closing():
+            return  # as a closed TCP transport does: the loss is reported through connection_lost
+        self.tls.write(data)
+        self._flush()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            asyncio.get_running_loop().call_soon(self._deliver)
+
+    def data_received(self, data: bytes) -> None:
+        self._incoming.write(data)
+        if not self.handshaken.done():
+            self._handshake()
+        self._deliver()
+
+    def eof_received(self) -> bool:
+        self._incoming.write_eof()
+        self._deliver()
+        return True  # app decides, once it has read all: see _deliver
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.handshaken.done():
+            self.handshaken.set_exception(ConnectionError(f"the engine hung up during TLS's handshake: {exc}"))
+        self.app.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.app.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.app.resume_writing()
+
+    def _flush(self) -> None:
+        if self._outgoing.pending and not self.raw.is_closing():
+            self.raw.write(self._outgoing.read())
+
+    def _handshake(self) -> None:
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except ssl.SSLError as e:
+            self.raw.abort()
+            if not self.handshaken.done():
+                self.handshaken.set_exception(e)
+            return
+        self._flush()
+        self.handshaken.set_result(None)
+
+    def _deliver(self) -> None:
+        """Give app what TLS makes of what arrived, while app reads; then the end, if that arrived too."""
+        if not self.handshaken.done() or self._ended:
+            return
+        while not self.paused:
+            try:
+                data = self.tls.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                data = b""
+            except ssl.SSLError:
+                self.raw.abort()
+                return
+            if not data:
+                self._end()
+                break
+            self._give(data)
+        self._flush()  # what reading made TLS answer (a key update)
+
+    def _give(self, data: bytes) -> None:
+        if isinstance(self.app, asyncio.BufferedProtocol):
+            view = memoryview(data)
+            while view:
+                room = memoryview(self.app.get_buffer(len(view)))
+                n = min(len(room), len(view))
+                room[:n] = view[:n]
+                self.app.buffer_updated(n)
+                view = view[n:]
+        else:
+            cast(asyncio.Protocol, self.app).data_received(data)
+
+    def _end(self) -> None:
+        self._ended = True
+        if not cast(asyncio.Protocol, self.app).eof_received():
+            self.raw.close()
+
+
+async def open_connection(
+    context: ssl.SSLContext, host: str, port: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a TLS stream to host:port whose writer's write_eof() ends what is sent, not the connection."""
+    loop = asyncio.get_running_loop()
+    _, tls = await loop.create_connection(lambda: _Tls(context, host), host, port)
+    try:
+        await tls.handshaken
+    except BaseException:
+        tls.raw.abort()
+        raise
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    tls.app = protocol
+    protocol.connection_made(tls.transport)
+    return reader, asyncio.StreamWriter(tls.transport, protocol, reader, loop)

@@ -1,0 +1,127 @@
+"""An engine on another host, reached over TCP with TLS both ways (issue 17): every path to an instance works
+through it, ends of input included, and nothing without the engine's client certificate gets in."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from engine import ExecCutShort, execs, streams, usage
+from engine.daemon import Daemon
+from sessions.models import Engine, Session
+from terminals import hub
+from tests.conftest import Api
+from tests.engines.conftest import SECOND_TLS, SECOND_TLS_URL, SECOND_URL
+from tests.gateway.conftest import Ssh, user_for
+from tests.terminals.conftest import PROMPT
+from tests.terminals.test_hub import Screen
+
+Pool = tuple[Engine, Engine]
+
+
+@pytest.fixture
+def instance(tls_pool: Pool, api: Api) -> dict[str, Any]:
+    """An instance of a session on the engine over TLS (the main engine drained: every start goes there)."""
+    Engine.objects.filter(name="main").update(draining=True)
+    session_id = api.start()
+    assert Session.objects.get(pk=session_id).engine.name == "second"  # type: ignore[union-attr]
+    return api.add(session_id)
+
+
+def over_tls() -> Daemon:
+    return Daemon(SECOND_TLS_URL, SECOND_TLS)
+
+
+def test_the_instance_runs_there_and_answers_commands_over_tls(instance: dict[str, Any]) -> None:
+    # The very engine behind the unix socket too: the instance is there, and nowhere else.
+    assert Daemon(SECOND_URL).client().api.inspect_container(instance["name"])["State"]["Running"]
+    assert execs.exec_run(over_tls(), instance["name"], ["sh", "-c", "echo $((6*7)); echo err >&2"]) == (
+        0,
+        b"42\nerr\n",
+    )
+    # The output cap and the deadline hold over TLS as over a socket.
+    with pytest.raises(ExecCutShort, match="printed more"):
+        execs.exec_run(over_tls(), instance["name"], ["head", "-c", "300000", "/dev/zero"], limit=100_000)
+    with pytest.raises(ExecCutShort, match="in time"):
+        execs.exec_run(over_tls(), instance["name"], ["sleep", "30"], timeout=1)
+
+
+def test_the_editor_and_ssh_end_their_input_over_tls(instance: dict[str, Any], client: Client, ssh: Ssh) -> None:
+    # Both end the process's stdin with a half-close, which asyncio's own TLS transport cannot do.
+    path = f"/sessions/{instance['session_id']}/instances/{instance['name']}/file?path=/root/a.txt"
+    saved = client.put(path, "written over tls\n", content_type="text/plain")
+    assert saved.status_code == 200, saved.content
+    assert saved.json() == {"path": "/root/a.txt", "bytes": 17}
+    assert base64.b64decode(client.get(path).content) == b"written over tls\n"
+    done = ssh.run(user_for(instance), "wc -c; echo ended", input="x" * 200_000)
+    assert (done.returncode, done.stdout) == (0, "200000\nended\n"), done.stderr
+
+
+async def test_the_terminal_and_stats_over_tls(instance: dict[str, Any]) -> None:
+    daemon = await sync_to_async(lambda: Session.objects.get(pk=instance["session_id"]).daemon)()
+    assert daemon == over_tls()
+    screen = Screen()
+    viewer = await hub.join(daemon, instance["name"], screen.send, acknowledged=False, size=None)
+    try:
+        await screen.until(PROMPT)
+        # More output than a TLS record, and than one read: it arrives whole, in order.
+        await viewer.write("seq 1 30000 | tail -n 1; echo tls-$((20+22))\r")
+        await screen.until("tls-42")
+        assert "30000" in screen.text
+    finally:
+        await viewer.leave()
+        await hub.forget(instance["name"])
+    measured = await usage.usage(daemon, instance["name"], timeout=10)
+    assert measured.memory > 0
+
+
+async def test_a_large_output_is_read_whole_with_flow_control(instance: dict[str, Any]) -> None:
+    stream = await streams.open_exec(over_tls(), instance["name"], ["head", "-c", "3000000", "/dev/zero"], tty=False)
+    received = 0
+    try:
+        while True:
+            kind, data = await stream.read_frame()
+            if not kind:
+                break
+            received += len(data)
+    finally:
+        stream.close()
+    assert received == 3_000_000
+
+
+def test_without_the_engines_client_files_nothing_gets_in(tls_pool: Pool, tmp_path: Path) -> None:
+    # Plain HTTP to the TLS port, and TLS with a CA the engine's certificate does not chain to.
+    assert Daemon(SECOND_TLS_URL).problem(3) is not None
+    stranger = tmp_path / "stranger"
+    shutil.copytree(SECOND_TLS, stranger)
+    shutil.copy(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt", stranger / "ca.pem")
+    assert "CERTIFICATE_VERIFY_FAILED" in (Daemon(SECOND_TLS_URL, str(stranger)).problem(3) or "")
+    # A client certificate the engine's CA did not sign: the engine refuses the handshake.
+    (stranger / "ca.pem").write_bytes(Path(SECOND_TLS, "ca.pem").read_bytes())
+    (stranger / "cert.pem").write_bytes(Path(SECOND_TLS).parent.joinpath("server-cert.pem").read_bytes())
+    (stranger / "key.pem").write_bytes(Path(SECOND_TLS).parent.joinpath("server-key.pem").read_bytes())
+    assert Daemon(SECOND_TLS_URL, str(stranger)).problem(3) is not None
+
+
+def test_adding_an_engine_over_tls_checks_its_files(tls_pool: Pool, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="lacks ca.pem, cert.pem, key.pem"):
+        call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", str(tmp_path))
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("not a certificate\n")
+    with pytest.raises(CommandError, match="do not load"):
+        call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", str(tmp_path))
+    with pytest.raises(CommandError, match="TLS is for an engine at tcp://"):
+        call_command("engines", "add", "box", "unix:///run/playground/x.sock", "--memory", "1G", "--tls", SECOND_TLS)
+    Engine.objects.filter(name="second").delete()
+    call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", SECOND_TLS)
+    added = Engine.objects.get(name="box")
+    assert (added.url, added.tls, added.daemon.problem(3)) == (SECOND_TLS_URL, SECOND_TLS, None)
