@@ -17,6 +17,8 @@ import ssl
 from typing import Any, cast
 
 READ_SIZE = 64 * 1024
+# An engine that takes the connection but never finishes TLS's handshake must not hold a terminal's opening.
+HANDSHAKE_TIMEOUT = 10.0
 
 
 class TlsTransport(asyncio.Transport):
@@ -189,14 +191,18 @@ class _Tls(asyncio.Protocol):
 async def open_connection(
     context: ssl.SSLContext, host: str, port: int
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open a TLS stream to host:port whose writer's write_eof() ends what is sent, not the connection."""
+    """Open a TLS stream to host:port whose writer's write_eof() ends what is sent, not the connection.
+
+    Raise OSError (TimeoutError past HANDSHAKE_TIMEOUT) or ssl.SSLError when it cannot be opened.
+    """
     loop = asyncio.get_running_loop()
-    _, tls = await loop.create_connection(lambda: _Tls(context, host), host, port)
-    try:
-        await tls.handshaken
-    except BaseException:
-        tls.raw.abort()
-        raise
+    async with asyncio.timeout(HANDSHAKE_TIMEOUT):
+        _, tls = await loop.create_connection(lambda: _Tls(context, host), host, port)
+        try:
+            await tls.handshaken
+        except BaseException:
+            tls.raw.abort()
+            raise
     reader = asyncio.StreamReader(loop=loop)
     protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
     tls.app = protocol

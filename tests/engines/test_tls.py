@@ -3,6 +3,7 @@ through it, ends of input included, and nothing without the engine's client cert
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import shutil
 import ssl
@@ -15,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from engine import ExecCutShort, execs, streams, usage
+from engine import ExecCutShort, execs, streams, tlsstream, usage
 from engine.daemon import Daemon
 from sessions.models import Engine, Session
 from terminals import hub
@@ -125,3 +126,14 @@ def test_adding_an_engine_over_tls_checks_its_files(tls_pool: Pool, tmp_path: Pa
     call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", SECOND_TLS)
     added = Engine.objects.get(name="box")
     assert (added.url, added.tls, added.daemon.problem(3)) == (SECOND_TLS_URL, SECOND_TLS, None)
+
+
+async def test_an_engine_that_never_finishes_the_handshake_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tlsstream, "HANDSHAKE_TIMEOUT", 0.5)
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(TimeoutError):
+            await Daemon(f"tcp://127.0.0.1:{port}", SECOND_TLS).open_connection()
+    finally:
+        silent.close()
