@@ -23,6 +23,8 @@ from urllib.parse import quote
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from engine import EngineError, relay
+from engine.daemon import Daemon
 from engine.tls import ENGINE_TLS_PORT
 
 # Far more than a page of containers and services; anything longer is not an engine telling the truth.
@@ -63,15 +65,17 @@ class InstanceEngine:
         client_key: str,
         server_cert: str = "",
         port: int = ENGINE_TLS_PORT,
+        relay_from: tuple[Daemon, str] | None = None,
     ) -> None:
         """Build the TLS context (it reads files: call this off the event loop).
 
         server_ca is the CA the server's certificate must chain to. An issued CA is the instance's own, so an
         address that now leads to another instance is refused; a docker-machine CA may sign all of a client's
         machines, so their certificate (server_cert) is pinned too. The client certificate opens this instance's
-        engine and no other.
+        engine and no other. relay_from, an instance's engine and name, has the connection made from inside that
+        instance (engine/relay), for an instance whose address this host cannot reach.
         """
-        self.ip, self.port = ip, port
+        self.ip, self.port, self.relay_from = ip, port, relay_from
         self.tls = ssl.create_default_context(cadata=server_ca)
         # The server certificate names the router's wildcard, not this address.
         self.tls.check_hostname = False
@@ -323,8 +327,13 @@ async def _request(engine: InstanceEngine, path: str) -> _Connection:
     """Send a GET and return the connection positioned at the body of a 200 answer (callers bound the time)."""
     loop = asyncio.get_running_loop()
     try:
-        _, connection = await loop.create_connection(lambda: _Connection(engine), engine.ip, engine.port)
-    except OSError as e:
+        if engine.relay_from is not None:
+            _, connection = await relay.create_connection(
+                *engine.relay_from, lambda: _Connection(engine), engine.ip, engine.port
+            )
+        else:
+            _, connection = await loop.create_connection(lambda: _Connection(engine), engine.ip, engine.port)
+    except (OSError, EngineError) as e:
         raise Unanswered(f"{engine.ip}: {str(e) or type(e).__name__}") from e
     try:
         await connection.handshake(engine.pinned)
@@ -399,9 +408,11 @@ async def doorbell(engine: InstanceEngine, timeout: float) -> AsyncIterator[Door
         connection.bell = True
         sock = connection.transport.get_extra_info("socket")
         # An idle stream whose other end vanished (a frozen sandbox, a dropped route) is noticed within minutes.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for option, value in ((socket.TCP_KEEPIDLE, 60), (socket.TCP_KEEPINTVL, 10), (socket.TCP_KEEPCNT, 3)):
-            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        # (Relayed, it is the connection to the instance's engine: a unix socket, or TCP to another host.)
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in ((socket.TCP_KEEPIDLE, 60), (socket.TCP_KEEPINTVL, 10), (socket.TCP_KEEPCNT, 3)):
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
         yield Doorbell(connection)
     finally:
         connection.close()

@@ -129,10 +129,8 @@ class GatewayServer(asyncssh.SSHServer):
                 asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, f"{target.hostname} is gone: its session has ended"
             )
         if not await access.off_loop(access.tunnels_reach)(target):
-            raise asyncssh.ChannelOpenError(
-                asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                f"ports of {target.hostname} cannot be forwarded: its engine runs on another host",
-            )
+            # Its engine is on another host: connected to from inside the instance (engine/relay).
+            return await tunnel.open_tunnel(target.ip, port, relay_from=(target.daemon, target.container))
         return await tunnel.open_tunnel(target.ip, port)
 
 

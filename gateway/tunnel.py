@@ -6,6 +6,9 @@ import asyncio
 
 import asyncssh
 
+from engine import EngineError, relay
+from engine.daemon import Daemon
+
 
 class _ChannelSide(asyncssh.SSHForwarder):
     """The ssh channel's end of a forwarded connection, closing it once both directions have ended."""
@@ -19,10 +22,14 @@ class _ChannelSide(asyncssh.SSHForwarder):
         return keep_open
 
 
-async def open_tunnel(ip: str, port: int) -> asyncssh.SSHForwarder:
-    """Connect to ip:port and return the session that joins it to the ssh channel."""
+async def open_tunnel(ip: str, port: int, relay_from: tuple[Daemon, str] | None = None) -> asyncssh.SSHForwarder:
+    """Connect to ip:port (from inside the instance relay_from names, when given) and return the session that
+    joins it to the ssh channel."""
     try:
-        _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
-    except OSError:
+        if relay_from is not None:
+            _, tcp_side = await relay.create_connection(*relay_from, asyncssh.SSHForwarder, ip, port)
+        else:
+            _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
+    except (OSError, EngineError):
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, f"nothing answers on {ip} port {port}") from None
     return _ChannelSide(tcp_side)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
+from engine.daemon import Daemon
 from engine.tls import ENGINE_TLS_PORT
 from router.hostnames import DirectName, Name
 from sessions import engines
@@ -23,6 +24,8 @@ class Target:
     ip: str
     port: int
     hostname: str
+    # An instance of an engine whose addresses this host cannot reach: connected to from inside it (engine/relay).
+    relay: tuple[Daemon, str] | None = None
 
 
 def resolve(name: Name, tls: bool) -> Target | None:
@@ -46,7 +49,8 @@ def resolve(name: Name, tls: bool) -> Target | None:
         return None
     engine = instance.session.engine
     if engine is not None and not engines.reachable_here(engine):
-        return None  # its address may be another session's here (a remote engine's subnet is not ours)
+        # Its address may be another session's here (a remote engine's subnet is not ours): never connect to it.
+        return Target(instance.ip, port, instance.hostname, relay=(engine.daemon, instance.name))
     return Target(instance.ip, port, instance.hostname)
 
 

@@ -12,6 +12,7 @@ import socket
 from typing import cast
 
 import metrics
+from engine import EngineError, relay
 from router import hostnames, httphead, sni
 from router.routes import Query, Resolver, Target
 
@@ -217,8 +218,11 @@ async def _connect(target: Target, client: _Client) -> _Pipe:
     upstream.peer = client
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            await loop.create_connection(lambda: upstream, target.ip, target.port)
-    except (OSError, TimeoutError) as e:
+            if target.relay is not None:
+                await relay.create_connection(*target.relay, lambda: upstream, target.ip, target.port)
+            else:
+                await loop.create_connection(lambda: upstream, target.ip, target.port)
+    except (OSError, TimeoutError, EngineError) as e:
         raise Refused(502, "Bad Gateway", f"Nothing answers on port {target.port} of {target.hostname}.") from e
     return upstream
 

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from engine import inner
+from sessions import engines
 from sessions.models import ClientBundle, Instance
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,26 @@ STABLE_SECONDS = 30
 _next_start: dict[str, float] = {}
 _failures: dict[str, int] = {}
 # Instance name -> what its engine was built from, and the engine.
-_engines: dict[str, tuple[tuple[str, ...], inner.InstanceEngine]] = {}
+_engines: dict[str, tuple[tuple[object, ...], inner.InstanceEngine]] = {}
 
 
 @database_sync_to_async
 def instance_engine(name: str) -> inner.InstanceEngine | None:
     """Return how to reach a running instance's engine, or None when it is gone (or from before client bundles)."""
-    instance = Instance.objects.filter(name=name, state=Instance.State.RUNNING).first()
+    instance = (
+        Instance.objects.filter(name=name, state=Instance.State.RUNNING).select_related("session__engine").first()
+    )
     bundle = ClientBundle.objects.filter(instance=instance).first() if instance is not None else None
     if instance is None or not instance.ip or bundle is None:
         return None
     how = (instance.ip, bundle.ca_cert, bundle.client_cert, bundle.client_key, instance.tls_server_cert)
+    # An instance of another host's engine: its address may be a sandbox's here; asked from inside it instead.
+    engine = instance.session.engine
+    relay_from = None if engine is None or engines.reachable_here(engine) else (engine.daemon, instance.name)
     # Building an engine's TLS context parses certificates and a key: once per instance, not at every follow.
     known = _engines.get(name)
-    if known is None or known[0] != how:
-        known = _engines[name] = (how, inner.InstanceEngine(*how))
+    if known is None or known[0] != (*how, relay_from):
+        known = _engines[name] = ((*how, relay_from), inner.InstanceEngine(*how, relay_from=relay_from))
     return known[1]
 
 

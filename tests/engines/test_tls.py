@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import shutil
 import ssl
 from pathlib import Path
@@ -16,13 +17,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from engine import ExecCutShort, execs, streams, tlsstream, usage
+from engine import ExecCutShort, execs, inner, streams, tlsstream, usage
 from engine.daemon import Daemon
+from router import routes
+from router.hostnames import DirectName
 from sessions.models import Engine, Session
-from terminals import hub
+from terminals import hub, ports
 from tests.conftest import Api
 from tests.engines.conftest import SECOND_TLS, SECOND_TLS_URL, SECOND_URL
 from tests.gateway.conftest import Ssh, user_for
+from tests.router.conftest import BUILD_BUSYBOX
+from tests.router.test_http_routing import curl, url
 from tests.terminals.conftest import PROMPT
 from tests.terminals.test_hub import Screen
 
@@ -45,10 +50,8 @@ def over_tls() -> Daemon:
 def test_the_instance_runs_there_and_answers_commands_over_tls(instance: dict[str, Any]) -> None:
     # The very engine behind the unix socket too: the instance is there, and nowhere else.
     assert Daemon(SECOND_URL).client().api.inspect_container(instance["name"])["State"]["Running"]
-    assert execs.exec_run(over_tls(), instance["name"], ["sh", "-c", "echo $((6*7)); echo err >&2"]) == (
-        0,
-        b"42\nerr\n",
-    )
+    code, output = execs.exec_run(over_tls(), instance["name"], ["sh", "-c", "echo $((6*7)); echo err >&2"])
+    assert (code, sorted(output.split())) == (0, [b"42", b"err"])  # stdout and stderr, in either order
     # The output cap and the deadline hold over TLS as over a socket.
     with pytest.raises(ExecCutShort, match="printed more"):
         execs.exec_run(over_tls(), instance["name"], ["head", "-c", "300000", "/dev/zero"], limit=100_000)
@@ -137,3 +140,54 @@ async def test_an_engine_that_never_finishes_the_handshake_is_given_up(monkeypat
             await Daemon(f"tcp://127.0.0.1:{port}", SECOND_TLS).open_connection()
     finally:
         silent.close()
+
+
+def serve_page(instance: dict[str, Any], port: int) -> str:
+    """Serve a page and a 2 MB file from inside the instance on port; return the file's sha256."""
+    script = (
+        f"mkdir -p /tmp/www && echo relayed-{instance['hostname']} > /tmp/www/index.html && "
+        f"head -c 2000000 /dev/urandom > /tmp/www/big && busybox httpd -p {port} -h /tmp/www && "
+        "sha256sum /tmp/www/big"
+    )
+    code, output = execs.exec_run(over_tls(), instance["name"], ["sh", "-c", script])
+    assert code == 0, output
+    return output.decode().split()[0]
+
+
+def test_the_router_reaches_its_ports_from_inside_it(
+    instance: dict[str, Any], router_port: int, tmp_path: Path
+) -> None:
+    # Its engine is not this host's (a tcp:// engine beside a unix one): its address is never connected to from
+    # here; the router connects from inside the instance, through the engine's API (engine/relay).
+    assert routes.resolve(DirectName(instance["ip"], instance["session_id"], 8080), False) == routes.Target(
+        instance["ip"], 8080, instance["hostname"], relay=(over_tls(), instance["name"])
+    )
+    digest = serve_page(instance, 8080)
+    assert curl(url(instance["proxy_host"], router_port, 8080)) == ("200", f"relayed-{instance['hostname']}\n")
+    status, _ = curl(url(instance["proxy_host"], router_port, 8080, "/big"), "-o", str(tmp_path / "big"))
+    assert (status, hashlib.sha256((tmp_path / "big").read_bytes()).hexdigest()) == ("200", digest)
+
+
+def test_ssh_forwards_its_ports_from_inside_it(instance: dict[str, Any], ssh: Ssh) -> None:
+    serve_page(instance, 8081)
+    request = "GET / HTTP/1.0\r\nHost: x\r\n\r\n"
+    result = ssh.run(user_for(instance), extra=("-W", f"{instance['ip']}:8081"), input=request)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("HTTP/1.") and result.stdout.endswith(f"relayed-{instance['hostname']}\n")
+    # Nothing there: the relay ends at once (nc could not connect), and the channel with it.
+    result = ssh.run(user_for(instance), extra=("-W", "localhost:9999"), input="")
+    assert result.stdout == ""
+
+
+async def test_its_published_ports_are_found_from_inside_it(instance: dict[str, Any]) -> None:
+    # The page's port badges ask the instance's own engine: relayed, as the router's connections are.
+    engine = await ports.instance_engine(instance["name"])
+    assert engine is not None and engine.relay_from == (over_tls(), instance["name"])
+    assert await inner.published_ports(engine, 10) == []
+    async with inner.doorbell(engine, 10) as bell:
+        script = f"{BUILD_BUSYBOX} && docker run -d -p 8080:80 busybox httpd -f -p 80"
+        code, output = await asyncio.to_thread(execs.exec_run, over_tls(), instance["name"], ["sh", "-c", script])
+        assert code == 0, output
+        async with asyncio.timeout(10):
+            await bell.rung()
+    assert await inner.published_ports(engine, 10) == [8080]

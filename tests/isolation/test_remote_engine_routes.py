@@ -41,7 +41,10 @@ def test_an_instance_on_another_hosts_engine_is_not_routed_to_the_same_address_h
     attacker = session_with_instance(playground, there)
 
     assert resolve(DirectName(SAME_IP, victim.id, 8080), False) == Target(SAME_IP, 8080, "node1")
-    assert resolve(DirectName(SAME_IP, attacker.id, 8080), False) is None
+    # Never this host's SAME_IP: the router connects from inside the attacker's own instance (engine/relay).
+    assert resolve(DirectName(SAME_IP, attacker.id, 8080), False) == Target(
+        SAME_IP, 8080, "node1", relay=(Daemon(there.url), f"{attacker.id}-node1")
+    )
 
     def target(session: Session, engine: Engine) -> access.Target:
         return access.Target(session.id, f"{session.id}-node1", "node1", SAME_IP, Daemon(engine.url))

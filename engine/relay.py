@@ -1,0 +1,92 @@
+"""A TCP connection to a port of a sandbox, made from inside the sandbox through its engine's API.
+
+For an engine on another host: this host cannot route to its sandboxes' addresses, and one of them may even be
+the address of a sandbox here (two hosts' engines may hand out the same session subnet). So the router and ssh
+port forwarding reach such an instance's ports as `kubectl port-forward` reaches a pod's: a process inside it
+(busybox's nc, from the sandbox image) connects to the port there, its stdin and stdout carried over the same
+connection to the engine as a terminal's. What the instance sends is relayed as it would be from its address;
+the learner may replace that nc, and then breaks only the relay of their own ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from engine.daemon import Daemon
+from engine.streams import ExecOutput, ExecStream, open_exec
+
+log = logging.getLogger(__name__)
+
+RELAY = ["busybox", "nc"]
+# What nc says on stderr (it could not connect, say) is kept for the log, up to this much.
+STDERR_LIMIT = 1024
+
+_P = TypeVar("_P", bound=asyncio.BaseProtocol)
+
+
+async def create_connection(
+    daemon: Daemon, name: str, protocol_factory: Callable[[], _P], ip: str, port: int
+) -> tuple[asyncio.Transport, _P]:
+    """Connect to ip:port from inside the sandbox name, as loop.create_connection would from here.
+
+    The protocol gets what the port sends, its end, and the connection's loss; what it writes reaches the port,
+    and write_eof() ends that direction (nc then ends its side of the TCP connection). Raise EngineError when the
+    engine cannot start the relay; a port where nothing listens is a connection that ends at once.
+    """
+    stream = await open_exec(daemon, name, [*RELAY, ip, str(port)], tty=False)
+    protocol = protocol_factory()
+    relayed = _Relayed(protocol, f"{ip}:{port} in {name}")
+    # Kept as long as the connection: a stream writer that is collected closes its transport.
+    relayed.stream = stream
+    await stream.pipe_output(relayed)
+    assert relayed.transport is not None
+    return relayed.transport, protocol
+
+
+class _Relayed(ExecOutput):
+    """The exec's output, unframed for protocol: stdout is the port's bytes, stderr is nc's own words."""
+
+    def __init__(self, protocol: asyncio.BaseProtocol, where: str) -> None:
+        super().__init__(tty=False)
+        self.protocol = protocol
+        self.where = where
+        self.stderr = b""
+        self.stream: ExecStream | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.protocol.connection_made(transport)
+
+    def output(self, kind: int, data: bytes) -> None:
+        if kind == 1:
+            if isinstance(self.protocol, asyncio.BufferedProtocol):
+                view = memoryview(data)
+                while view:
+                    room = memoryview(self.protocol.get_buffer(len(view)))
+                    n = min(len(room), len(view))
+                    room[:n] = view[:n]
+                    self.protocol.buffer_updated(n)
+                    view = view[n:]
+            else:
+                self.protocol.data_received(data)  # type: ignore[attr-defined]
+        elif len(self.stderr) < STDERR_LIMIT:
+            self.stderr += data[: STDERR_LIMIT - len(self.stderr)]
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        if self.stderr:
+            log.info("the relay to %s: %s", self.where, self.stderr.decode(errors="replace").strip())
+        return bool(self.protocol.eof_received())  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.protocol.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.protocol.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.protocol.resume_writing()
