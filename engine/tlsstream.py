@@ -59,7 +59,10 @@ class TlsTransport(asyncio.Transport):
         return not self._tls.paused
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        # As a TCP transport does, an end that arrived is reported again, now to protocol, once reading resumes
+        # (ExecStream.pipe_output relies on it for output that ended before the pipe).
         self._tls.app = protocol
+        self._tls.ended = False
 
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._tls.app
@@ -90,7 +93,8 @@ class _Tls(asyncio.Protocol):
         self.transport = TlsTransport(self)
         self.handshaken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.paused = False
-        self._ended = False  # the server's end was given to app
+        self.ended = False  # the server's end was given to app
+        self._error: Exception | None = None  # why the connection was aborted, for app's connection_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.raw = cast(asyncio.Transport, transport)
@@ -99,15 +103,22 @@ class _Tls(asyncio.Protocol):
     def send(self, data: bytes) -> None:
         if self.raw.is_closing():
             return  # as a closed TCP transport does: the loss is reported through connection_lost
-        self.tls.write(data)
+        try:
+            self.tls.write(data)
+        except ssl.SSLError as e:  # the engine's end was not TLS's (no close_notify): the connection is broken
+            self._abort(e)
+            return
         self._flush()
 
     def pause(self) -> None:
+        # The TCP connection stops too: what app does not read must wait in the engine, not in this process.
         self.paused = True
+        self.raw.pause_reading()
 
     def resume(self) -> None:
         if self.paused:
             self.paused = False
+            self.raw.resume_reading()
             asyncio.get_running_loop().call_soon(self._deliver)
 
     def data_received(self, data: bytes) -> None:
@@ -124,7 +135,7 @@ class _Tls(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.handshaken.done():
             self.handshaken.set_exception(ConnectionError(f"the engine hung up during TLS's handshake: {exc}"))
-        self.app.connection_lost(exc)
+        self.app.connection_lost(exc or self._error)
 
     def pause_writing(self) -> None:
         self.app.pause_writing()
@@ -152,7 +163,7 @@ class _Tls(asyncio.Protocol):
 
     def _deliver(self) -> None:
         """Give app what TLS makes of what arrived, while app reads; then the end, if that arrived too."""
-        if not self.handshaken.done() or self._ended:
+        if not self.handshaken.done() or self.ended:
             return
         while not self.paused:
             try:
@@ -161,8 +172,8 @@ class _Tls(asyncio.Protocol):
                 break
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                 data = b""
-            except ssl.SSLError:
-                self.raw.abort()
+            except ssl.SSLError as e:  # a record TLS refuses: what follows cannot be trusted, nor is it an end
+                self._abort(e)
                 return
             if not data:
                 self._end()
@@ -182,8 +193,12 @@ class _Tls(asyncio.Protocol):
         else:
             cast(asyncio.Protocol, self.app).data_received(data)
 
+    def _abort(self, error: Exception) -> None:
+        self._error = error
+        self.raw.abort()
+
     def _end(self) -> None:
-        self._ended = True
+        self.ended = True
         if not cast(asyncio.Protocol, self.app).eof_received():
             self.raw.close()
 

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import shutil
+import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,100 @@ async def test_its_published_ports_are_found_from_inside_it(instance: dict[str, 
         async with asyncio.timeout(10):
             await bell.rung()
     assert await inner.published_ports(engine, 10) == [8080]
+
+
+async def test_output_nobody_reads_waits_in_the_engine_and_arrives_whole(instance: dict[str, Any]) -> None:
+    # A slow viewer or ssh client pauses reading: the engine must hold the rest, not this process's memory.
+    size = 40_000_000
+    stream = await streams.open_exec(over_tls(), instance["name"], ["head", "-c", str(size), "/dev/zero"], tty=False)
+    try:
+        await asyncio.sleep(3)
+        tls = stream.writer.transport._tls  # type: ignore[attr-defined]
+        held = tls._incoming.pending + len(stream.reader._buffer)  # type: ignore[attr-defined]
+        assert held < 4_000_000
+        received = 0
+        while True:
+            kind, data = await asyncio.wait_for(stream.read_frame(), 30)
+            if not kind:
+                break
+            received += len(data)
+    finally:
+        stream.close()
+    assert received == size
+
+
+class _Collected(streams.ExecOutput):
+    def __init__(self) -> None:
+        super().__init__(tty=False)
+        self.out = bytearray()
+
+    def output(self, kind: int, data: bytes) -> None:
+        self.out += data
+
+
+async def test_output_that_ended_before_the_pipe_ends_the_pipe_over_tls(instance: dict[str, Any]) -> None:
+    # As the ssh gateway pipes a command that finished before its pipe was in place (`ssh node true`).
+    stream = await streams.open_exec(over_tls(), instance["name"], ["echo", "early"], tty=False)
+    stream.write_eof()
+    await asyncio.sleep(1)
+    collected = _Collected()
+    await stream.pipe_output(collected)
+    try:
+        await asyncio.wait_for(collected.ended, 10)
+    finally:
+        stream.close()
+    assert bytes(collected.out) == b"early\n"
+
+
+def _engine_side() -> ssl.SSLContext:
+    """The engine's own TLS settings, for a stand-in engine that misbehaves."""
+    where = Path(SECOND_TLS).parent
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(where / "server-cert.pem", where / "server-key.pem")
+    context.load_verify_locations(where / "ca.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+async def _stand_in(then: Any) -> tuple[asyncio.Server, Daemon]:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await then(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=_engine_side())
+    return server, Daemon(f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}", SECOND_TLS)
+
+
+async def test_an_end_without_tls_close_is_a_broken_connection_not_an_error_on_write() -> None:
+    async def hang_up_without_close_notify(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"some")
+        await writer.drain()
+        writer.transport.get_extra_info("socket")._sock.shutdown(socket.SHUT_WR)
+
+    server, daemon = await _stand_in(hang_up_without_close_notify)
+    try:
+        reader, writer = await daemon.open_connection()
+        assert await reader.read() == b"some"
+        writer.write(b"more input")  # as a plain socket whose peer has gone: no exception here
+        await asyncio.sleep(0.1)
+        writer.close()
+    finally:
+        server.close()
+
+
+async def test_a_record_tls_refuses_is_an_error_not_the_end_of_output() -> None:
+    async def send_a_forged_record(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"genuine")
+        await writer.drain()
+        raw = writer.transport.get_extra_info("socket")._sock
+        raw.send(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # application data TLS cannot authenticate
+
+    server, daemon = await _stand_in(send_a_forged_record)
+    try:
+        reader, writer = await daemon.open_connection()
+        assert await reader.readexactly(7) == b"genuine"
+        with pytest.raises(ssl.SSLError):
+            await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        server.close()
