@@ -26,10 +26,10 @@ SECOND_TLS = f"/var/lib/playground/{SECOND}-tls/client"
 GIB = 2**30
 
 
-def start_second() -> Daemon:
+def start_second(**env: str) -> Daemon:
     """Start the second engine unless it runs (its own socket, data root, bridge...); give it the sandbox image."""
     start = [str(settings.BASE_DIR / "compose" / "engine" / "start"), SECOND, "--tls", SECOND_TLS_URL[len("tcp://") :]]
-    subprocess.run(start, check=True, capture_output=True)
+    subprocess.run(start, check=True, capture_output=True, env={**os.environ, **env})
     second = Daemon(SECOND_URL)
     # Kept in its data root from one run to the next: copied again only when bin/setup built a new one.
     images.copy_image(default(), second, settings.SANDBOX_IMAGE)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from cryptography import x509
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -25,7 +26,7 @@ from router.hostnames import DirectName
 from sessions.models import Engine, Session
 from terminals import hub, ports
 from tests.conftest import Api
-from tests.engines.conftest import SECOND_TLS, SECOND_TLS_URL, SECOND_URL
+from tests.engines.conftest import SECOND_TLS, SECOND_TLS_URL, SECOND_URL, start_second
 from tests.gateway.conftest import Ssh, user_for
 from tests.router.conftest import BUILD_BUSYBOX
 from tests.router.test_http_routing import curl, url
@@ -289,3 +290,19 @@ async def test_a_record_tls_refuses_is_an_error_not_the_end_of_output() -> None:
         writer.close()
     finally:
         server.close()
+
+
+def test_new_names_give_the_engine_a_new_certificate_and_keep_the_client_files(second_engine: Daemon) -> None:
+    client = Path(SECOND_TLS)
+    kept = {name: (client / name).read_bytes() for name in ("ca.pem", "cert.pem", "key.pem")}
+    try:
+        start_second(ENGINE_TLS_NAMES="box2.example,203.0.113.7")
+        names = x509.load_pem_x509_certificate(client.parent.joinpath("server-cert.pem").read_bytes()).extensions
+        assert {"box2.example", "203.0.113.7"} <= {
+            str(n.value) for n in names.get_extension_for_class(x509.SubjectAlternativeName).value
+        }
+        assert {name: (client / name).read_bytes() for name in kept} == kept
+        assert Daemon(SECOND_TLS_URL, SECOND_TLS).problem(10) is None  # the engine restarted with it
+    finally:
+        start_second()
+    assert Daemon(SECOND_TLS_URL, SECOND_TLS).problem(10) is None
