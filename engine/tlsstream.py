@@ -129,6 +129,8 @@ class _Tls(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._incoming.write_eof()
+        if not self.handshaken.done():
+            self._handshake()  # an engine that hangs up mid-handshake fails it now, not at HANDSHAKE_TIMEOUT
         self._deliver()
         return True  # app decides, once it has read all: see _deliver
 

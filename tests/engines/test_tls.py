@@ -306,3 +306,18 @@ def test_new_names_give_the_engine_a_new_certificate_and_keep_the_client_files(s
     finally:
         start_second()
     assert Daemon(SECOND_TLS_URL, SECOND_TLS).problem(10) is None
+
+
+async def test_an_engine_that_hangs_up_during_the_handshake_is_given_up_at_once() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the client's hello, then the end of what it is sent
+        writer.write_eof()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with asyncio.timeout(tlsstream.HANDSHAKE_TIMEOUT / 2):
+            with pytest.raises(ssl.SSLError):
+                await Daemon(f"tcp://127.0.0.1:{port}", SECOND_TLS).open_connection()
+    finally:
+        server.close()
