@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
+from engine import EngineError
 from engine.daemon import Daemon
 from engine.streams import ExecOutput, ExecStream, open_exec
 
@@ -24,7 +26,16 @@ RELAY = ["busybox", "nc"]
 # What nc says on stderr (it could not connect, say) is kept for the log, up to this much.
 STDERR_LIMIT = 1024
 
+# Connections relayed into one instance at once, per process: each is a process there and an exec on its engine,
+# so a visitor opening connections without end costs that engine no more than this.
+RELAYS_PER_INSTANCE = 32
+_open: Counter[tuple[str, str]] = Counter()
+
 _P = TypeVar("_P", bound=asyncio.BaseProtocol)
+
+
+class Busy(EngineError):
+    """As many connections to the instance as a relay takes are open already."""
 
 
 async def create_connection(
@@ -33,12 +44,21 @@ async def create_connection(
     """Connect to ip:port from inside the sandbox name, as loop.create_connection would from here.
 
     The protocol gets what the port sends, its end, and the connection's loss; what it writes reaches the port,
-    and write_eof() ends that direction (nc then ends its side of the TCP connection). Raise EngineError when the
-    engine cannot start the relay; a port where nothing listens is a connection that ends at once.
+    and write_eof() ends that direction (nc then ends its side of the TCP connection). Raise Busy past
+    RELAYS_PER_INSTANCE, EngineError when the engine cannot start the relay; a port where nothing listens is a
+    connection that ends at once.
     """
-    stream = await open_exec(daemon, name, [*RELAY, ip, str(port)], tty=False)
+    key = (daemon.url, name)
+    if _open[key] >= RELAYS_PER_INSTANCE:
+        raise Busy(f"{RELAYS_PER_INSTANCE} connections to {name} are open already")
+    _open[key] += 1
+    try:
+        stream = await open_exec(daemon, name, [*RELAY, ip, str(port)], tty=False)
+    except BaseException:
+        _release(key)
+        raise
     protocol = protocol_factory()
-    relayed = _Relayed(protocol, f"{ip}:{port} in {name}")
+    relayed = _Relayed(protocol, f"{ip}:{port} in {name}", key)
     # Kept as long as the connection: a stream writer that is collected closes its transport.
     relayed.stream = stream
     await stream.pipe_output(relayed)
@@ -46,13 +66,20 @@ async def create_connection(
     return relayed.transport, protocol
 
 
+def _release(key: tuple[str, str]) -> None:
+    _open[key] -= 1
+    if _open[key] <= 0:
+        del _open[key]
+
+
 class _Relayed(ExecOutput):
     """The exec's output, unframed for protocol: stdout is the port's bytes, stderr is nc's own words."""
 
-    def __init__(self, protocol: asyncio.BaseProtocol, where: str) -> None:
+    def __init__(self, protocol: asyncio.BaseProtocol, where: str, key: tuple[str, str]) -> None:
         super().__init__(tty=False)
         self.protocol = protocol
         self.where = where
+        self.key: tuple[str, str] | None = key
         self.stderr = b""
         self.stream: ExecStream | None = None
 
@@ -83,6 +110,9 @@ class _Relayed(ExecOutput):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        if self.key is not None:
+            _release(self.key)
+            self.key = None
         self.protocol.connection_lost(exc)
 
     def pause_writing(self) -> None:

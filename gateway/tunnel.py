@@ -30,6 +30,8 @@ async def open_tunnel(ip: str, port: int, relay_from: tuple[Daemon, str] | None 
             _, tcp_side = await relay.create_connection(*relay_from, asyncssh.SSHForwarder, ip, port)
         else:
             _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
+    except relay.Busy as e:
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, str(e)) from None
     except (OSError, EngineError):
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, f"nothing answers on {ip} port {port}") from None
     return _ChannelSide(tcp_side)

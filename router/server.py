@@ -222,6 +222,8 @@ async def _connect(target: Target, client: _Client) -> _Pipe:
                 await relay.create_connection(*target.relay, lambda: upstream, target.ip, target.port)
             else:
                 await loop.create_connection(lambda: upstream, target.ip, target.port)
+    except relay.Busy as e:
+        raise Refused(503, "Service Unavailable", f"Too many connections to {target.hostname} at once.") from e
     except (OSError, TimeoutError, EngineError) as e:
         raise Refused(502, "Bad Gateway", f"Nothing answers on port {target.port} of {target.hostname}.") from e
     return upstream

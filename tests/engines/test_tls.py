@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from engine import ExecCutShort, execs, inner, streams, tlsstream, usage
+from engine import ExecCutShort, execs, inner, relay, streams, tlsstream, usage
 from engine.daemon import Daemon
 from router import routes
 from router.hostnames import DirectName
@@ -321,3 +321,22 @@ async def test_an_engine_that_hangs_up_during_the_handshake_is_given_up_at_once(
                 await Daemon(f"tcp://127.0.0.1:{port}", SECOND_TLS).open_connection()
     finally:
         server.close()
+
+
+async def test_connections_relayed_into_one_instance_are_bounded(
+    instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relay, "RELAYS_PER_INSTANCE", 2)
+    listen = "for p in 9001 9002 9003; do (sleep 60 | busybox nc -l -p $p >/dev/null &); done; sleep 0.3"
+    await asyncio.to_thread(execs.exec_run, over_tls(), instance["name"], ["sh", "-c", listen])
+    held = [
+        (await relay.create_connection(over_tls(), instance["name"], asyncio.Protocol, instance["ip"], port))[0]
+        for port in (9001, 9002)
+    ]
+    with pytest.raises(relay.Busy, match="2 connections to"):
+        await relay.create_connection(over_tls(), instance["name"], asyncio.Protocol, instance["ip"], 9003)
+    held[0].close()
+    await asyncio.sleep(0.2)  # its loss is reported on the next turns of the loop
+    transport, _ = await relay.create_connection(over_tls(), instance["name"], asyncio.Protocol, instance["ip"], 9003)
+    for each in (held[1], transport):
+        each.close()
