@@ -93,6 +93,7 @@ class _Tls(asyncio.Protocol):
         self.transport = TlsTransport(self)
         self.handshaken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.paused = False
+        self.lost = False  # app was told the connection's loss
         self.ended = False  # the server's end was given to app
         self._error: Exception | None = None  # why the connection was aborted, for app's connection_lost
 
@@ -137,6 +138,7 @@ class _Tls(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.handshaken.done():
             self.handshaken.set_exception(ConnectionError(f"the engine hung up during TLS's handshake: {exc}"))
+        self.lost = True
         self.app.connection_lost(exc or self._error)
 
     def pause_writing(self) -> None:
@@ -165,8 +167,8 @@ class _Tls(asyncio.Protocol):
 
     def _deliver(self) -> None:
         """Give app what TLS makes of what arrived, while app reads; then the end, if that arrived too."""
-        if not self.handshaken.done() or self.ended:
-            return
+        if not self.handshaken.done() or self.ended or self.lost:
+            return  # (after the loss, a resume_reading() must not give app anything more)
         while not self.paused:
             try:
                 data = self.tls.read(READ_SIZE)
