@@ -18,6 +18,8 @@ reconciled with the database.
 
 from __future__ import annotations
 
+import asyncio
+
 import requests
 from docker.errors import DockerException
 
@@ -50,3 +52,17 @@ class ExecCutShort(EngineError):
     def __init__(self, message: str, *, printed_too_much: bool = False) -> None:
         super().__init__(message)
         self.printed_too_much = printed_too_much
+
+
+def give(protocol: asyncio.BaseProtocol, data: bytes | memoryview) -> None:
+    """Hand received bytes to a protocol as a transport does: into a buffered protocol's buffers, or as data."""
+    if not isinstance(protocol, asyncio.BufferedProtocol):
+        protocol.data_received(bytes(data))  # type: ignore[attr-defined]
+        return
+    view = memoryview(data)
+    while view:
+        room = memoryview(protocol.get_buffer(len(view)))
+        n = min(len(room), len(view))
+        room[:n] = view[:n]
+        protocol.buffer_updated(n)
+        view = view[n:]

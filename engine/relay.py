@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
-from engine import EngineError
+from engine import EngineError, give
 from engine.daemon import Daemon
 from engine.streams import ExecOutput, ExecStream, open_exec
 
@@ -89,16 +89,7 @@ class _Relayed(ExecOutput):
 
     def output(self, kind: int, data: bytes) -> None:
         if kind == 1:
-            if isinstance(self.protocol, asyncio.BufferedProtocol):
-                view = memoryview(data)
-                while view:
-                    room = memoryview(self.protocol.get_buffer(len(view)))
-                    n = min(len(room), len(view))
-                    room[:n] = view[:n]
-                    self.protocol.buffer_updated(n)
-                    view = view[n:]
-            else:
-                self.protocol.data_received(data)  # type: ignore[attr-defined]
+            give(self.protocol, data)
         elif len(self.stderr) < STDERR_LIMIT:
             self.stderr += data[: STDERR_LIMIT - len(self.stderr)]
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-from engine import ENGINE_ERRORS, EngineError
+from engine import ENGINE_ERRORS, EngineError, give
 from engine.daemon import Daemon, run_blocking
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,7 @@ class ExecStream(_Stdio):
             # Nothing arrives before the early bytes below: callbacks run only after this returns. A socket
             # already at its end reports the end again, now to protocol.
             transport.resume_reading()
-        while early:
-            room = protocol.get_buffer(len(early))
-            n = min(len(room), len(early))
-            room[:n] = early[:n]
-            protocol.buffer_updated(n)
-            early = early[n:]
+        give(protocol, early)
         if transport.is_closing():
             protocol.connection_lost(None)
 

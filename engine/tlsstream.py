@@ -16,6 +16,8 @@ import asyncio
 import ssl
 from typing import Any, cast
 
+from engine import give
+
 READ_SIZE = 64 * 1024
 # An engine that takes the connection but never finishes TLS's handshake must not hold a terminal's opening.
 HANDSHAKE_TIMEOUT = 10.0
@@ -182,20 +184,8 @@ class _Tls(asyncio.Protocol):
             if not data:
                 self._end()
                 break
-            self._give(data)
+            give(self.app, data)
         self._flush()  # what reading made TLS answer (a key update)
-
-    def _give(self, data: bytes) -> None:
-        if isinstance(self.app, asyncio.BufferedProtocol):
-            view = memoryview(data)
-            while view:
-                room = memoryview(self.app.get_buffer(len(view)))
-                n = min(len(room), len(view))
-                room[:n] = view[:n]
-                self.app.buffer_updated(n)
-                view = view[n:]
-        else:
-            cast(asyncio.Protocol, self.app).data_received(data)
 
     def _abort(self, error: Exception) -> None:
         self._error = error

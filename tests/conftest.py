@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +30,19 @@ from sessions.models import Instance, Playground, Session
 from tests.processes import Processes, shared_database_url, wait_until
 
 _T = TypeVar("_T")
+# Seconds per test file (setup, call and teardown together): the summary's list of where the suite's time goes.
+_FILE_SECONDS: defaultdict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _FILE_SECONDS[report.nodeid.split("::", 1)[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if len(_FILE_SECONDS) > 1:
+        terminalreporter.write_sep("=", "slowest 20 test files")
+        for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:20]:
+            terminalreporter.write_line(f"{seconds:8.1f}s {path}")
 
 
 def at_once(count: int, call: Callable[[], _T]) -> list[_T]:
@@ -78,8 +92,15 @@ def live(docker_engine: None, transactional_db: None, playground: Playground) ->
     yield playground
     # Lapse every ending claim: whoever held one (a killed worker, a test) is gone now.
     Session.objects.filter(state=Session.State.ENDING).update(ended_at=None)
+    # Every one, even past one that fails (its engine stopped, say): the others' sandboxes must not outlive the test.
+    failures = []
     for session in Session.objects.exclude(state=Session.State.ENDED):
-        lifecycle.end_session(session, reason="test teardown")
+        try:
+            lifecycle.end_session(session, reason="test teardown")
+        except Exception as e:
+            failures.append(e)
+    if failures:
+        raise failures[0]
 
 
 class Api:

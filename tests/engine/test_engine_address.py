@@ -29,7 +29,7 @@ def test_it_reaches_engines_on_unix_sockets_and_plain_tcp(url: str, address: str
 def test_it_refuses_engines_over_ssh_or_tls_at_start(url: str) -> None:
     with (
         override_settings(SANDBOX_ENGINE=url),
-        pytest.raises(ImproperlyConfigured, match="unix socket .* or plain TCP"),
+        pytest.raises(ImproperlyConfigured, match=r"unix socket .* or TCP \(tcp://host:port, with TLS .*not over ssh"),
     ):
         apps.get_app_config("sandboxes").ready()
 

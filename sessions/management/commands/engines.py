@@ -66,8 +66,9 @@ class Command(BaseCommand):
     def _list(self) -> None:
         for load in engines.loads(engines.all_engines()):
             engine = load.engine
+            where = f"{engine.url} (TLS)" if engine.tls else engine.url
             self.stdout.write(
-                f"{engine.name:<16} {engine.state:<9} {engine.url:<40} {load.sessions:>4} sessions "
+                f"{engine.name:<16} {engine.state:<9} {where:<40} {load.sessions:>4} sessions "
                 f"{load.instances:>4} instances {load.free_bytes // engines.MIB:>7} of "
                 f"{engine.memory_bytes // engines.MIB} MiB free, "
                 f"{engines.per_instance_bytes(engine) // engines.MIB} MiB per instance"
