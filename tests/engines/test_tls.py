@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+import io
 import shutil
 import socket
 import ssl
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,10 @@ from cryptography import x509
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from docker.errors import NotFound
 
-from engine import ExecCutShort, execs, inner, relay, streams, tlsstream, usage
-from engine.daemon import Daemon
+from engine import ExecCutShort, execs, images, inner, relay, streams, tlsstream, usage
+from engine.daemon import Daemon, default
 from router import routes
 from router.hostnames import DirectName
 from sessions.models import Engine, Session
@@ -340,3 +344,22 @@ async def test_connections_relayed_into_one_instance_are_bounded(
     transport, _ = await relay.create_connection(over_tls(), instance["name"], asyncio.Protocol, instance["ip"], 9003)
     for each in (held[1], transport):
         each.close()
+
+
+def test_an_image_is_copied_to_the_engine_over_tls(tls_pool: Pool) -> None:
+    # As engines add copies the sandbox image there (here a tiny one, made for the test).
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        member = tarfile.TarInfo("hello.txt")
+        member.size = 6
+        tar.addfile(member, io.BytesIO(b"hello\n"))
+    tag = "playground/tls-copy-test:latest"
+    default().client().api.import_image_from_data(archive.getvalue(), repository=tag.split(":")[0], tag="latest")
+    try:
+        assert images.copy_image(default(), over_tls(), tag) is True
+        assert images.copy_image(default(), over_tls(), tag) is False  # there already
+        assert over_tls().client().api.inspect_image(tag)["Id"] == default().client().api.inspect_image(tag)["Id"]
+    finally:
+        for daemon in (default(), over_tls()):
+            with contextlib.suppress(NotFound):
+                daemon.client().api.remove_image(tag, force=True)
