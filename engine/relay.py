@@ -23,7 +23,9 @@ from engine.streams import ExecOutput, ExecStream, open_exec
 log = logging.getLogger(__name__)
 
 RELAY = ["busybox", "nc"]
-# What nc says on stderr (it could not connect, say) is kept for the log, up to this much.
+# What nc says on stderr (it could not connect, say) is kept for the log, up to this much. More is not nc's
+# words but a replaced nc's flood: nothing slows it (no reader is waiting for it) and none of it counts where
+# bytes are counted (engine/inner), so the relay is cut there.
 STDERR_LIMIT = 1024
 
 # Connections relayed into one instance at once, per process: each is a process there and an exec on its engine,
@@ -82,29 +84,44 @@ class _Relayed(ExecOutput):
         self.key: tuple[str, str] | None = key
         self.stderr = b""
         self.stream: ExecStream | None = None
+        self.cut = False
+        self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.protocol.connection_made(transport)
 
     def output(self, kind: int, data: bytes) -> None:
+        if self.cut:
+            return  # (the rest of a read that brought the cut)
         if kind == 1:
             give(self.protocol, data)
-        elif len(self.stderr) < STDERR_LIMIT:
-            self.stderr += data[: STDERR_LIMIT - len(self.stderr)]
+            return
+        self.stderr += data[: STDERR_LIMIT + 1 - len(self.stderr)]
+        if len(self.stderr) > STDERR_LIMIT:
+            self.cut = True
+            log.info("the relay to %s cut: more than %d bytes on stderr", self.where, STDERR_LIMIT)
+            assert self.transport is not None
+            self.transport.abort()
 
     def eof_received(self) -> bool:
         super().eof_received()
         if self.stderr:
             log.info("the relay to %s: %s", self.where, self.stderr.decode(errors="replace").strip())
-        return bool(self.protocol.eof_received())  # type: ignore[attr-defined]
+        self.protocol.eof_received()  # type: ignore[attr-defined]
+        # The process ended its output (nc's connection ended): what is written now reaches nobody. The relay
+        # ends, and its count with it, whether or not the other side keeps its half open: a visitor that never
+        # hangs up would otherwise hold one of the instance's relays for ever.
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if self.key is not None:
             _release(self.key)
             self.key = None
-        self.protocol.connection_lost(exc)
+        if not self.lost:  # (pipe_output reports a loss it found; the transport may report it again)
+            self.lost = True
+            self.protocol.connection_lost(exc)
 
     def pause_writing(self) -> None:
         self.protocol.pause_writing()

@@ -1,0 +1,119 @@
+"""The relay into an instance on another host's engine, against a learner who replaced its nc (engine/relay).
+
+The learner is root in the instance: what `busybox nc` is there is theirs to choose. Replacing it may break the
+relay of their own ports, never cost the router, the gateway or the web process work without end, nor hold the
+relay's bound for everyone once the process has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from engine import relay, streams
+from gateway import tunnel
+from tests.engines import test_tls
+from tests.engines.test_tls import over_tls
+
+instance = test_tls.instance  # the fixture: an instance of a session on the engine over TLS
+
+
+class _Recorder(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.eof = asyncio.get_running_loop().create_future()
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+    def eof_received(self) -> bool:
+        if not self.eof.done():
+            self.eof.set_result(None)
+        return True  # as the router's pipe: the other direction may go on
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+async def test_a_relay_that_floods_stderr_is_cut(instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # An "nc" that writes its own words without end: nobody's reading it slows it, and none of it rings a
+    # doorbell or counts against an engine's limits (engine/inner): it must be cut, not read for ever.
+    monkeypatch.setattr(relay, "RELAY", ["sh", "-c", "while :; do cat /etc/services >&2; done", "nc"])
+    transport, recorder = await relay.create_connection(over_tls(), instance["name"], _Recorder, instance["ip"], 1)
+    try:
+        async with asyncio.timeout(10):
+            await recorder.lost
+    finally:
+        transport.abort()
+    assert relay._open[(over_tls().url, instance["name"])] == 0
+
+
+async def test_a_relay_whose_process_ended_is_no_longer_counted(
+    instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A visitor who never hangs up its side, after the instance's server (and so nc) ended, must not hold the
+    # instance's relays: one visitor would make every other's a 503. The relay ends with its output.
+    monkeypatch.setattr(relay, "RELAYS_PER_INSTANCE", 1)
+    monkeypatch.setattr(relay, "RELAY", ["sh", "-c", "echo bye", "nc"])
+    transport, recorder = await relay.create_connection(over_tls(), instance["name"], _Recorder, instance["ip"], 1)
+    try:
+        async with asyncio.timeout(10):
+            await recorder.eof
+            await recorder.lost
+        assert bytes(recorder.data) == b"bye\n"
+        again, _ = await relay.create_connection(over_tls(), instance["name"], _Recorder, instance["ip"], 1)
+        again.close()
+    finally:
+        transport.close()
+
+
+class _Channel(asyncio.Transport):
+    """Stands for the ssh channel asyncssh gives a forwarder once the client's channel is open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+        self.eof = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += data
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def close(self) -> None:
+        pass
+
+
+async def test_what_the_port_says_at_once_reaches_the_ssh_channel(
+    instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that speaks first (sshd, SMTP, a database): its banner may arrive with the engine's answer to the
+    # exec's start, before the relay is handed to its protocol (a busy loop reads both at once). It must reach the
+    # ssh client all the same, as it does from a direct connection.
+    opened = streams.open_exec
+
+    async def open_and_dawdle(*args: Any, **kwargs: Any) -> streams.ExecStream:
+        stream = await opened(*args, **kwargs)
+        await asyncio.sleep(1)  # the banner arrives meanwhile, into the stream's reader
+        return stream
+
+    monkeypatch.setattr(relay, "open_exec", open_and_dawdle)
+    monkeypatch.setattr(relay, "RELAY", ["sh", "-c", "echo banner; sleep 3", "nc"])
+    side = await tunnel.open_tunnel(instance["ip"], 1, relay_from=(over_tls(), instance["name"]))
+    channel = _Channel()
+    side.connection_made(channel)
+    try:
+        async with asyncio.timeout(10):
+            while not channel.eof:
+                await asyncio.sleep(0.1)
+        assert bytes(channel.data) == b"banner\n"
+    finally:
+        side.close()
