@@ -59,11 +59,20 @@ async def create_connection(
     except BaseException:
         _release(key)
         raise
-    protocol = protocol_factory()
-    relayed = _Relayed(protocol, f"{ip}:{port} in {name}", key)
-    # Kept as long as the connection: a stream writer that is collected closes its transport.
-    relayed.stream = stream
-    await stream.pipe_output(relayed)
+    relayed: _Relayed | None = None
+    try:
+        protocol = protocol_factory()
+        relayed = _Relayed(protocol, f"{ip}:{port} in {name}", key)
+        # Kept as long as the connection: a stream writer that is collected closes its transport.
+        relayed.stream = stream
+        await stream.pipe_output(relayed)
+    except BaseException:
+        stream.close()
+        if relayed is None or relayed.key is not None:  # (else its loss released it already)
+            if relayed is not None:
+                relayed.key = None
+            _release(key)
+        raise
     assert relayed.transport is not None
     return relayed.transport, protocol
 

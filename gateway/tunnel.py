@@ -9,6 +9,9 @@ import asyncssh
 from engine import EngineError, relay
 from engine.daemon import Daemon
 
+# A relayed connection (engine/relay) is given up as a TCP connect would be, and frees its place.
+RELAY_TIMEOUT = 10.0
+
 
 class _ChannelSide(asyncssh.SSHForwarder):
     """The ssh channel's end of a forwarded connection, closing it once both directions have ended."""
@@ -37,11 +40,12 @@ async def open_tunnel(ip: str, port: int, relay_from: tuple[Daemon, str] | None 
     joins it to the ssh channel."""
     try:
         if relay_from is not None:
-            _, tcp_side = await relay.create_connection(*relay_from, asyncssh.SSHForwarder, ip, port)
+            async with asyncio.timeout(RELAY_TIMEOUT):
+                _, tcp_side = await relay.create_connection(*relay_from, asyncssh.SSHForwarder, ip, port)
         else:
             _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
     except relay.Busy as e:
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, str(e)) from None
-    except (OSError, EngineError):
+    except (OSError, EngineError):  # (a TimeoutError is an OSError)
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, f"nothing answers on {ip} port {port}") from None
     return _ChannelSide(tcp_side)
