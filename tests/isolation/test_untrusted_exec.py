@@ -30,12 +30,14 @@ def stopped(instance: dict[str, Any], process: str, within: float = 5) -> bool:
     """Whether no process runs the command line `process` in the instance, waiting up to `within` seconds.
 
     The kill is sent before exec_run raises, but the process is gone from the process table only once the
-    container's shim has reaped it.
+    container's shim has reaped it; a killed one not reaped yet is a zombie, dead already, which `pgrep -f`
+    still matches by its name (its command line is gone) and `ps` shows as "[yes] <defunct>".
     """
     deadline = time.monotonic() + within
     while True:
-        code, _ = sh(instance, f"pgrep -fx '{process}'")
-        if code != 0:
+        code, output = sh(instance, "ps -eo stat=,args=")
+        assert code == 0, output
+        if not [line for line in output.splitlines() if line.split(None, 1)[1:] == [process]]:
             return True
         if time.monotonic() > deadline:
             return False
