@@ -117,4 +117,4 @@ def _kill_exec(api: docker.APIClient, exec_id: str) -> None:
             return
         os.killpg(pid, signal.SIGKILL)
     except (*ENGINE_ERRORS, OSError, KeyError, ValueError) as e:
-        log.info("could not stop exec %s: %s", exec_id, e)
+        log.warning("could not stop exec %s: %s", exec_id, e)

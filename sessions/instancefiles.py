@@ -26,6 +26,8 @@ NAME_LIMIT = 255
 # How long the short commands below may take, and what they may print besides a file's bytes.
 QUICK = 10.0
 MESSAGE_LIMIT = 8192
+# How long a writer whose input was closed may take to end before it is killed: a `cat` ends at once.
+WRITER_GRACE = 1.0
 
 # The terminal is the tty of the sandbox's PID 1: its foreground process group (field 8 of /proc/1/stat, the 6th
 # after the command's name) is the shell, or what the shell runs now, which stands where the learner does.
@@ -165,10 +167,12 @@ class FileWriter:
         """Remove what was written so far; quietly, as it runs when something else failed already."""
         if self.stream is not None:
             self.stream.close()
-            # Its `cat` may not have made the file yet: remove it only once the writer has ended.
-            if await wait_exit_code(self.stream, QUICK) is None:
+            # Its `cat` may not have made the file yet: remove it only once the writer has ended. One that does not
+            # end (a learner's `cat` that never reads) is killed, where this host sees the engine's processes.
+            if await wait_exit_code(self.stream, WRITER_GRACE) is None:
                 with contextlib.suppress(*ENGINE_ERRORS):
                     await run_blocking(stop_exec, self.daemon, self.stream.exec_id)
+                await wait_exit_code(self.stream, QUICK)
         with contextlib.suppress(SandboxError):
             await self._run(["rm", "-f", "--", self.temp], "")
 

@@ -16,7 +16,7 @@ from engine.daemon import default
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
-CHATTY_DOCKER = "printf '#!/bin/sh\\nexec yes\\n' > /usr/local/bin/docker; chmod +x /usr/local/bin/docker"
+CHATTY_DOCKER = "printf '#!/bin/sh\\nexec yes \"$@\"\\n' > /usr/local/bin/docker; chmod +x /usr/local/bin/docker"
 
 
 def hostile(api: Api, script: str) -> dict[str, Any]:
@@ -26,8 +26,9 @@ def hostile(api: Api, script: str) -> dict[str, Any]:
     return instance
 
 
-def stopped(instance: dict[str, Any], process: str, within: float = 5) -> bool:
-    """Whether no process runs the command line `process` in the instance, waiting up to `within` seconds.
+def left_running(instance: dict[str, Any], process: str, within: float = 5) -> list[str]:
+    """The `ps` lines of processes running the command line `process` in the instance, once none is left or
+    `within` seconds have passed.
 
     The kill is sent before exec_run raises, but the process is gone from the process table only once the
     container's shim has reaped it; a killed one not reaped yet is a zombie, dead already, which `pgrep -f`
@@ -35,12 +36,11 @@ def stopped(instance: dict[str, Any], process: str, within: float = 5) -> bool:
     """
     deadline = time.monotonic() + within
     while True:
-        code, output = sh(instance, "ps -eo stat=,args=")
+        code, output = sh(instance, "ps -eo pid=,stat=,args=")
         assert code == 0, output
-        if not [line for line in output.splitlines() if line.split(None, 1)[1:] == [process]]:
-            return True
-        if time.monotonic() > deadline:
-            return False
+        running = [line for line in output.splitlines() if line.split(None, 2)[2:] == [process]]
+        if not running or time.monotonic() > deadline:
+            return running
         time.sleep(0.1)
 
 
@@ -49,9 +49,9 @@ def test_it_stops_reading_an_instance_that_never_stops_printing(live: Playground
 
     started = time.monotonic()
     with pytest.raises(engine.ExecCutShort, match="printed more than"):
-        execs.exec_run(default(), chatty["name"], ["docker", "ps"], timeout=10, limit=64 * 1024)
+        execs.exec_run(default(), chatty["name"], ["docker", "chatty"], timeout=10, limit=64 * 1024)
     assert time.monotonic() - started < 5, "the cap ends it, not the deadline"
-    assert stopped(chatty, "yes")
+    assert left_running(chatty, "yes chatty") == []
 
 
 def test_it_stops_any_command_at_its_deadline_when_it_prints_nothing(live: Playground, api: Api) -> None:
@@ -61,4 +61,4 @@ def test_it_stops_any_command_at_its_deadline_when_it_prints_nothing(live: Playg
     with pytest.raises(engine.ExecCutShort, match="did not finish in time"):
         execs.exec_run(default(), instance["name"], ["sh", "-c", "sleep 30; echo late"], timeout=1)
     assert time.monotonic() - started < 2
-    assert stopped(instance, "sleep 30")
+    assert left_running(instance, "sleep 30") == []
