@@ -40,6 +40,18 @@ class Busy(EngineError):
     """As many connections to the instance as a relay takes are open already."""
 
 
+async def connect(
+    protocol_factory: Callable[[], _P], ip: str, port: int, relay_from: tuple[Daemon, str] | None
+) -> tuple[asyncio.Transport, _P]:
+    """Connect to ip:port of an instance: from inside it when relay_from (its engine and name) is given, else from here.
+
+    Raise OSError when nothing answers there, and when relayed what create_connection raises (Busy, EngineError).
+    """
+    if relay_from is None:
+        return await asyncio.get_running_loop().create_connection(protocol_factory, ip, port)
+    return await create_connection(*relay_from, protocol_factory, ip, port)
+
+
 async def create_connection(
     daemon: Daemon, name: str, protocol_factory: Callable[[], _P], ip: str, port: int
 ) -> tuple[asyncio.Transport, _P]:
