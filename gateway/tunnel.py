@@ -25,16 +25,6 @@ class _ChannelSide(asyncssh.SSHForwarder):
             self.close()
         return keep_open
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        # What the port said before the channel was open waits in the port's side, as asyncssh's own local
-        # forwarder keeps it: a relay hands over at once what came with the engine's answer (a server that
-        # speaks first, sshd or SMTP), before open_tunnel returns (engine/relay).
-        port_side = self._peer
-        if isinstance(port_side, asyncssh.SSHForwarder) and port_side._inpbuf:
-            self.write(port_side._inpbuf)
-            port_side._inpbuf = b""
-
 
 async def open_tunnel(ip: str, port: int, relay_from: tuple[Daemon, str] | None = None) -> asyncssh.SSHForwarder:
     """Connect to ip:port (from inside the instance relay_from names, when given) and return the session that
