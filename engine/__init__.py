@@ -14,6 +14,7 @@ reconciled with the database.
 - tls: the certificates with which a sandbox's inner engine serves its API
 - usage: a sandbox's CPU, memory and network counters, as the engine counts them
 - inner: a client of a sandbox's inner engine API, which the learner controls
+- relay: a TCP connection to a sandbox's port, made from here or from inside it through its engine
 """
 
 from __future__ import annotations

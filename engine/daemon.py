@@ -112,7 +112,9 @@ class Daemon:
         if isinstance(where, str):
             return await asyncio.open_unix_connection(where)
         if self.tls:
-            return await tlsstream.open_connection(tls_context(self.tls), *where)
+            # Only an engine's first connection reads its client files: that one is read off the event loop.
+            context = _tls_contexts.get(self.tls) or await run_blocking(tls_context, self.tls)
+            return await tlsstream.open_connection(context, *where)
         return await asyncio.open_connection(*where)
 
 
@@ -169,9 +171,19 @@ def _tls_config(tls: str) -> TLSConfig | bool:
     return TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
 
 
-@functools.cache
+# The TLS settings tls_context has read, by the directory of the client files: kept for the process's life.
+_tls_contexts: dict[str, ssl.SSLContext] = {}
+
+
 def tls_context(tls: str) -> ssl.SSLContext:
     """Return the TLS settings of the engine whose client files are in the directory tls (read once per process)."""
+    context = _tls_contexts.get(tls)
+    if context is None:
+        context = _tls_contexts[tls] = _read_tls(tls)
+    return context
+
+
+def _read_tls(tls: str) -> ssl.SSLContext:
     ca, cert, key = (str(Path(tls) / name) for name in TLS_FILES)
     context = ssl.create_default_context(cafile=ca)
     context.load_cert_chain(cert, key)
@@ -184,7 +196,7 @@ def check_tls(tls: str) -> None:
     if missing:
         raise EngineError(f"{tls} lacks {', '.join(missing)} (the client files compose/engine/start --tls makes)")
     try:
-        tls_context.__wrapped__(tls)
+        _read_tls(tls)
     except (OSError, ssl.SSLError) as e:
         raise EngineError(f"the TLS files in {tls} do not load: {e}") from e
 

@@ -325,14 +325,8 @@ async def _deadline(engine: InstanceEngine, timeout: float) -> AsyncIterator[Non
 
 async def _request(engine: InstanceEngine, path: str) -> _Connection:
     """Send a GET and return the connection positioned at the body of a 200 answer (callers bound the time)."""
-    loop = asyncio.get_running_loop()
     try:
-        if engine.relay_from is not None:
-            _, connection = await relay.create_connection(
-                *engine.relay_from, lambda: _Connection(engine), engine.ip, engine.port
-            )
-        else:
-            _, connection = await loop.create_connection(lambda: _Connection(engine), engine.ip, engine.port)
+        _, connection = await relay.connect(lambda: _Connection(engine), engine.ip, engine.port, engine.relay_from)
     except (OSError, EngineError) as e:
         raise Unanswered(f"{engine.ip}: {str(e) or type(e).__name__}") from e
     try:

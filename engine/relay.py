@@ -11,6 +11,7 @@ the learner may replace that nc, and then breaks only the relay of their own por
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -40,15 +41,27 @@ class Busy(EngineError):
     """As many connections to the instance as a relay takes are open already."""
 
 
+async def connect(
+    protocol_factory: Callable[[], _P], ip: str, port: int, relay_from: tuple[Daemon, str] | None
+) -> tuple[asyncio.Transport, _P]:
+    """Connect to ip:port of an instance: from inside it when relay_from (its engine and name) is given, else from here.
+
+    Raise OSError when nothing answers there, and when relayed what create_connection raises (Busy, EngineError).
+    """
+    if relay_from is None:
+        return await asyncio.get_running_loop().create_connection(protocol_factory, ip, port)
+    return await create_connection(*relay_from, protocol_factory, ip, port)
+
+
 async def create_connection(
     daemon: Daemon, name: str, protocol_factory: Callable[[], _P], ip: str, port: int
 ) -> tuple[asyncio.Transport, _P]:
     """Connect to ip:port from inside the sandbox name, as loop.create_connection would from here.
 
-    The protocol gets what the port sends, its end, and the connection's loss; what it writes reaches the port,
-    and write_eof() ends that direction (nc then ends its side of the TCP connection). Raise Busy past
-    RELAYS_PER_INSTANCE, EngineError when the engine cannot start the relay; a port where nothing listens is a
-    connection that ends at once.
+    The protocol gets what the port sends, its end, and the connection's loss, from the loop's next turn on
+    (what came sooner is held until then); what it writes reaches the port, and write_eof() ends that direction
+    (nc then ends its side of the TCP connection). Raise Busy past RELAYS_PER_INSTANCE, EngineError when the
+    engine cannot start the relay; a port where nothing listens is a connection that ends at once.
     """
     key = (daemon.url, name)
     if _open[key] >= RELAYS_PER_INSTANCE:
@@ -74,6 +87,9 @@ async def create_connection(
             _release(key)
         raise
     assert relayed.transport is not None
+    # The bytes that came with the engine's answer (a server that speaks first: sshd, SMTP) are held until the
+    # caller has run on and wired its protocol to the other side, as loop.create_connection's would be.
+    asyncio.get_running_loop().call_soon(relayed.hand_over)
     return relayed.transport, protocol
 
 
@@ -95,6 +111,19 @@ class _Relayed(ExecOutput):
         self.stream: ExecStream | None = None
         self.cut = False
         self.lost = False
+        self.held: list[Callable[[], object]] | None = []
+
+    def hand_over(self) -> None:
+        """Tell the protocol, in order, what came before its caller had it, and from now on tell it at once."""
+        held, self.held = self.held or [], None
+        for event in held:
+            event()
+
+    def _tell(self, event: Callable[[], object]) -> None:
+        if self.held is None:
+            event()
+        else:
+            self.held.append(event)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -104,7 +133,7 @@ class _Relayed(ExecOutput):
         if self.cut:
             return  # (the rest of a read that brought the cut)
         if kind == 1:
-            give(self.protocol, data)
+            self._tell(functools.partial(give, self.protocol, data))
             return
         self.stderr += data[: STDERR_LIMIT + 1 - len(self.stderr)]
         if len(self.stderr) > STDERR_LIMIT:
@@ -117,7 +146,7 @@ class _Relayed(ExecOutput):
         super().eof_received()
         if self.stderr:
             log.info("the relay to %s: %s", self.where, self.stderr.decode(errors="replace").strip())
-        self.protocol.eof_received()  # type: ignore[attr-defined]
+        self._tell(self.protocol.eof_received)  # type: ignore[attr-defined]
         # The process ended its output (nc's connection ended): what is written now reaches nobody. The relay
         # ends, and its count with it, whether or not the other side keeps its half open: a visitor that never
         # hangs up would otherwise hold one of the instance's relays for ever.
@@ -130,7 +159,7 @@ class _Relayed(ExecOutput):
             self.key = None
         if not self.lost:  # (pipe_output reports a loss it found; the transport may report it again)
             self.lost = True
-            self.protocol.connection_lost(exc)
+            self._tell(functools.partial(self.protocol.connection_lost, exc))
 
     def pause_writing(self) -> None:
         self.protocol.pause_writing()

@@ -128,10 +128,9 @@ class GatewayServer(asyncssh.SSHServer):
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, f"{target.hostname} is gone: its session has ended"
             )
-        if not await access.off_loop(access.tunnels_reach)(target):
-            # Its engine is on another host: connected to from inside the instance (engine/relay).
-            return await tunnel.open_tunnel(target.ip, port, relay_from=(target.daemon, target.container))
-        return await tunnel.open_tunnel(target.ip, port)
+        # An instance of another host's engine is connected to from inside it (engine/relay).
+        reached = await access.off_loop(access.tunnels_reach)(target)
+        return await tunnel.open_tunnel(target.ip, port, None if reached else (target.daemon, target.container))
 
 
 async def start(bind: str, port: int) -> asyncssh.SSHAcceptor:

@@ -9,7 +9,8 @@ import asyncssh
 from engine import EngineError, relay
 from engine.daemon import Daemon
 
-# A relayed connection (engine/relay) is given up as a TCP connect would be, and frees its place.
+# A relayed connection (engine/relay) is given up as a TCP connect would be, and frees its place; a direct one
+# keeps the kernel's own bound.
 RELAY_TIMEOUT = 10.0
 
 
@@ -24,26 +25,13 @@ class _ChannelSide(asyncssh.SSHForwarder):
             self.close()
         return keep_open
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        # What the port said before the channel was open waits in the port's side, as asyncssh's own local
-        # forwarder keeps it: a relay hands over at once what came with the engine's answer (a server that
-        # speaks first, sshd or SMTP), before open_tunnel returns (engine/relay).
-        port_side = self._peer
-        if isinstance(port_side, asyncssh.SSHForwarder) and port_side._inpbuf:
-            self.write(port_side._inpbuf)
-            port_side._inpbuf = b""
-
 
 async def open_tunnel(ip: str, port: int, relay_from: tuple[Daemon, str] | None = None) -> asyncssh.SSHForwarder:
     """Connect to ip:port (from inside the instance relay_from names, when given) and return the session that
     joins it to the ssh channel."""
     try:
-        if relay_from is not None:
-            async with asyncio.timeout(RELAY_TIMEOUT):
-                _, tcp_side = await relay.create_connection(*relay_from, asyncssh.SSHForwarder, ip, port)
-        else:
-            _, tcp_side = await asyncio.get_running_loop().create_connection(asyncssh.SSHForwarder, ip, port)
+        async with asyncio.timeout(None if relay_from is None else RELAY_TIMEOUT):
+            _, tcp_side = await relay.connect(asyncssh.SSHForwarder, ip, port, relay_from)
     except relay.Busy as e:
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, str(e)) from None
     except (OSError, EngineError):  # (a TimeoutError is an OSError)

@@ -213,15 +213,11 @@ def _complete(head: bytes, tls: bool) -> bool:
 
 
 async def _connect(target: Target, client: _Client) -> _Pipe:
-    loop = asyncio.get_running_loop()
     upstream = _Pipe()
     upstream.peer = client
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            if target.relay is not None:
-                await relay.create_connection(*target.relay, lambda: upstream, target.ip, target.port)
-            else:
-                await loop.create_connection(lambda: upstream, target.ip, target.port)
+            await relay.connect(lambda: upstream, target.ip, target.port, target.relay)
     except relay.Busy as e:
         raise Refused(503, "Service Unavailable", f"Too many connections to {target.hostname} at once.") from e
     except (OSError, TimeoutError, EngineError) as e:

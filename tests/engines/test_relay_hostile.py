@@ -92,21 +92,40 @@ class _Channel(asyncio.Transport):
         pass
 
 
-async def test_what_the_port_says_at_once_reaches_the_ssh_channel(
-    instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A server that speaks first (sshd, SMTP, a database): its banner may arrive with the engine's answer to the
-    # exec's start, before the relay is handed to its protocol (a busy loop reads both at once). It must reach the
-    # ssh client all the same, as it does from a direct connection.
+@pytest.fixture
+def speaks_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relay to a server that speaks first (sshd, SMTP, a database), its banner read with the engine's answer.
+
+    The answer to the exec's start and the banner arrive together when the loop is busy: here the relay dawdles
+    after the start, so the banner waits in the stream's reader before the relay is handed to its protocol.
+    """
     opened = streams.open_exec
 
     async def open_and_dawdle(*args: Any, **kwargs: Any) -> streams.ExecStream:
         stream = await opened(*args, **kwargs)
-        await asyncio.sleep(1)  # the banner arrives meanwhile, into the stream's reader
+        await asyncio.sleep(1)
         return stream
 
     monkeypatch.setattr(relay, "open_exec", open_and_dawdle)
     monkeypatch.setattr(relay, "RELAY", ["sh", "-c", "echo banner; sleep 3", "nc"])
+
+
+@pytest.mark.usefixtures("speaks_first")
+async def test_what_the_port_says_at_once_waits_until_the_caller_has_run_on(instance: dict[str, Any]) -> None:
+    # As from loop.create_connection: the caller wires its protocol (to an ssh channel, a client) before the
+    # protocol hears anything, so nothing is written to a side that is not there yet.
+    transport, recorder = await relay.create_connection(over_tls(), instance["name"], _Recorder, instance["ip"], 1)
+    try:
+        assert bytes(recorder.data) == b""
+        await asyncio.sleep(0)
+        assert bytes(recorder.data) == b"banner\n"
+    finally:
+        transport.close()
+
+
+@pytest.mark.usefixtures("speaks_first")
+async def test_what_the_port_says_at_once_reaches_the_ssh_channel(instance: dict[str, Any]) -> None:
+    # It must reach the ssh client all the same, as it does from a direct connection.
     side = await tunnel.open_tunnel(instance["ip"], 1, relay_from=(over_tls(), instance["name"]))
     channel = _Channel()
     side.connection_made(channel)

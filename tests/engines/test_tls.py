@@ -12,6 +12,7 @@ import shutil
 import socket
 import ssl
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.test import Client
 from docker.errors import NotFound
 
 from engine import ExecCutShort, execs, images, inner, relay, streams, tlsstream, usage
+from engine import daemon as engine_daemon
 from engine.daemon import Daemon, default
 from router import routes
 from router.hostnames import DirectName
@@ -310,6 +312,25 @@ def test_new_names_give_the_engine_a_new_certificate_and_keep_the_client_files(s
     finally:
         start_second()
     assert Daemon(SECOND_TLS_URL, SECOND_TLS).problem(10) is None
+
+
+async def test_its_client_files_are_read_once_and_off_the_event_loop(
+    second_engine: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_by: list[threading.Thread] = []
+    read = engine_daemon._read_tls
+
+    def read_and_tell(tls: str) -> ssl.SSLContext:
+        read_by.append(threading.current_thread())
+        return read(tls)
+
+    monkeypatch.setattr(engine_daemon, "_tls_contexts", {})
+    monkeypatch.setattr(engine_daemon, "_read_tls", read_and_tell)
+    for _ in range(2):
+        _, writer = await over_tls().open_connection()
+        writer.close()
+    assert len(read_by) == 1
+    assert read_by[0] is not threading.main_thread()
 
 
 async def test_an_engine_that_hangs_up_during_the_handshake_is_given_up_at_once() -> None:
