@@ -9,9 +9,9 @@ import asyncssh
 from engine import EngineError, relay
 from engine.daemon import Daemon
 
-# A relayed connection (engine/relay) is given up as a TCP connect would be, and frees its place; a direct one
-# keeps the kernel's own bound.
-RELAY_TIMEOUT = 10.0
+# A connection not made by then is given up: a port whose packets a learner drops would otherwise hold the
+# channel for the kernel's SYN retries (about two minutes); a relayed one (engine/relay) also frees its place.
+CONNECT_TIMEOUT = 10.0
 
 
 class _ChannelSide(asyncssh.SSHForwarder):
@@ -30,7 +30,7 @@ async def open_tunnel(ip: str, port: int, relay_from: tuple[Daemon, str] | None 
     """Connect to ip:port (from inside the instance relay_from names, when given) and return the session that
     joins it to the ssh channel."""
     try:
-        async with asyncio.timeout(None if relay_from is None else RELAY_TIMEOUT):
+        async with asyncio.timeout(CONNECT_TIMEOUT):
             _, tcp_side = await relay.connect(asyncssh.SSHForwarder, ip, port, relay_from)
     except relay.Busy as e:
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, str(e)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,14 @@ def test_it_says_when_nothing_listens_on_the_port(ssh: Ssh, node: dict[str, Any]
     result = ssh.run(user_for(node), extra=("-W", "localhost:9999"), input="")
     assert result.returncode == 255
     assert f"connect failed: nothing answers on {node['ip']} port 9999" in result.stderr
+
+
+def test_a_port_whose_packets_the_learner_drops_fails_in_10_s_not_the_kernels_two_minutes(
+    ssh: Ssh, node: dict[str, Any]
+) -> None:
+    assert sh(node, "iptables -I INPUT -p tcp --dport 9999 -j DROP")[0] == 0
+    started = time.monotonic()
+    result = ssh.run(user_for(node), extra=("-W", f"{node['ip']}:9999"), input="")
+    assert result.returncode == 255
+    assert f"connect failed: nothing answers on {node['ip']} port 9999" in result.stderr
+    assert time.monotonic() - started < 20
