@@ -112,6 +112,12 @@ def _kill_exec(api: docker.APIClient, exec_id: str) -> None:
     # a remote engine's pids, or a pid reused since, name some other process here.
     try:
         info = api.exec_inspect(exec_id)
+        # A process that started a moment ago may not have its pid recorded by the engine yet.
+        for _ in range(20):
+            if not info["Running"] or info.get("Pid"):
+                break
+            time.sleep(0.05)
+            info = api.exec_inspect(exec_id)
         pid, container = int(info.get("Pid") or 0), str(info["ContainerID"])
         if not info["Running"] or pid <= 0 or container not in Path(f"/proc/{pid}/cgroup").read_text():
             return
