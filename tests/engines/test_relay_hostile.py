@@ -153,3 +153,18 @@ async def test_a_relay_the_visitor_hung_up_leaves_no_process_behind(instance: di
         while relay._open[(over_tls().url, instance["name"])]:
             await asyncio.sleep(0.1)
     assert (await asyncio.to_thread(_in, instance, relays)).strip() == "0"
+
+
+async def test_a_kill_the_instance_dawdles_over_frees_the_place_in_time(
+    instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The learner's grep (or sh) that never ends holds the relay's place for KILL_TIMEOUT, no longer, and no
+    # thread of the engine pool meanwhile.
+    monkeypatch.setattr(relay, "KILL", "sleep 60")
+    monkeypatch.setattr(relay, "KILL_TIMEOUT", 1.0)
+    monkeypatch.setattr(relay, "RELAY", ["sh", "-c", "sleep 60", "nc"])
+    transport, _ = await relay.create_connection(over_tls(), instance["name"], _Recorder, instance["ip"], 1)
+    transport.close()
+    async with asyncio.timeout(5):
+        while relay._open[(over_tls().url, instance["name"])]:
+            await asyncio.sleep(0.1)
