@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,6 +34,18 @@ STDERR_LIMIT = 1024
 # so a visitor opening connections without end costs that engine no more than this.
 RELAYS_PER_INSTANCE = 32
 _open: Counter[tuple[str, str]] = Counter()
+
+# A relay ended from this side (the visitor hung up, the platform closed it, it was cut) leaves its nc running:
+# the engine only ends its stdin, and nc, half-closed, waits for the port to end its side, which a stream or an
+# idle server never does. Each relay's process is marked in its environment with a name of its own, and killed by
+# that mark inside the instance (this host may not see a remote engine's processes) before its place is free.
+MARK = "PLAYGROUND_RELAY"
+KILL = (
+    'for f in $(grep -lxzF -- "$1" /proc/[0-9]*/environ 2>/dev/null); do p=${f#/proc/}; kill -9 "${p%/environ}"; done'
+)
+KILL_TIMEOUT = 5.0
+KILL_OUTPUT_LIMIT = 4096
+_killing: set[asyncio.Task[None]] = set()
 
 _P = TypeVar("_P", bound=asyncio.BaseProtocol)
 
@@ -67,15 +80,16 @@ async def create_connection(
     if _open[key] >= RELAYS_PER_INSTANCE:
         raise Busy(f"{RELAYS_PER_INSTANCE} connections to {name} are open already")
     _open[key] += 1
+    mark = secrets.token_hex(8)
     try:
-        stream = await open_exec(daemon, name, [*RELAY, ip, str(port)], tty=False)
+        stream = await open_exec(daemon, name, [*RELAY, ip, str(port)], tty=False, env={MARK: mark})
     except BaseException:
-        _release(key)
+        _end(daemon, name, mark, key)  # (cut short, the engine may have started it)
         raise
     relayed: _Relayed | None = None
     try:
         protocol = protocol_factory()
-        relayed = _Relayed(protocol, f"{ip}:{port} in {name}", key)
+        relayed = _Relayed(protocol, f"{ip}:{port} in {name}", key, daemon, name, mark)
         # Kept as long as the connection: a stream writer that is collected closes its transport.
         relayed.stream = stream
         await stream.pipe_output(relayed)
@@ -84,7 +98,7 @@ async def create_connection(
         if relayed is None or relayed.key is not None:  # (else its loss released it already)
             if relayed is not None:
                 relayed.key = None
-            _release(key)
+            _end(daemon, name, mark, key)
         raise
     assert relayed.transport is not None
     # The bytes that came with the engine's answer (a server that speaks first: sshd, SMTP) are held until the
@@ -99,12 +113,40 @@ def _release(key: tuple[str, str]) -> None:
         del _open[key]
 
 
+def _end(daemon: Daemon, name: str, mark: str, key: tuple[str, str]) -> None:
+    """Kill the process of a relay ended from this side, then free its place (see MARK)."""
+
+    async def kill() -> None:
+        # Streamed, not exec_run in the engine pool: a learner's grep that dawdles holds no thread of this process.
+        try:
+            async with asyncio.timeout(KILL_TIMEOUT):
+                stream = await open_exec(daemon, name, ["sh", "-c", KILL, "sh", f"{MARK}={mark}"], tty=False)
+                try:
+                    printed = 0
+                    while printed < KILL_OUTPUT_LIMIT and (data := await stream.read(KILL_OUTPUT_LIMIT)):
+                        printed += len(data)
+                finally:
+                    stream.close()
+        except (TimeoutError, OSError, EngineError) as e:
+            log.info("the relay %s in %s not killed: %s", mark, name, str(e) or type(e).__name__)
+        finally:
+            _release(key)
+
+    task = asyncio.get_running_loop().create_task(kill())
+    _killing.add(task)
+    task.add_done_callback(_killing.discard)
+
+
 class _Relayed(ExecOutput):
     """The exec's output, unframed for protocol: stdout is the port's bytes, stderr is nc's own words."""
 
-    def __init__(self, protocol: asyncio.BaseProtocol, where: str, key: tuple[str, str]) -> None:
+    def __init__(
+        self, protocol: asyncio.BaseProtocol, where: str, key: tuple[str, str], daemon: Daemon, name: str, mark: str
+    ) -> None:
         super().__init__(tty=False)
         self.protocol = protocol
+        self.daemon, self.name, self.mark = daemon, name, mark
+        self.finished = False  # the process ended its output
         self.where = where
         self.key: tuple[str, str] | None = key
         self.stderr = b""
@@ -144,6 +186,7 @@ class _Relayed(ExecOutput):
 
     def eof_received(self) -> bool:
         super().eof_received()
+        self.finished = True
         if self.stderr:
             log.info("the relay to %s: %s", self.where, self.stderr.decode(errors="replace").strip())
         self._tell(self.protocol.eof_received)  # type: ignore[attr-defined]
@@ -155,7 +198,10 @@ class _Relayed(ExecOutput):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if self.key is not None:
-            _release(self.key)
+            if self.finished:
+                _release(self.key)
+            else:
+                _end(self.daemon, self.name, self.mark, self.key)
             self.key = None
         if not self.lost:  # (pipe_output reports a loss it found; the transport may report it again)
             self.lost = True

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine import relay, streams
+from engine import execs, relay, streams
 from gateway import tunnel
 from tests.engines import test_tls
 from tests.engines.test_tls import over_tls
@@ -49,7 +49,9 @@ async def test_a_relay_that_floods_stderr_is_cut(instance: dict[str, Any], monke
             await recorder.lost
     finally:
         transport.abort()
-    assert relay._open[(over_tls().url, instance["name"])] == 0
+    async with asyncio.timeout(10):  # its place is free once its process is killed
+        while relay._open[(over_tls().url, instance["name"])]:
+            await asyncio.sleep(0.1)
 
 
 async def test_a_relay_whose_process_ended_is_no_longer_counted(
@@ -136,3 +138,52 @@ async def test_what_the_port_says_at_once_reaches_the_ssh_channel(instance: dict
         assert bytes(channel.data) == b"banner\n"
     finally:
         side.close()
+
+
+def _in(instance: dict[str, Any], script: str) -> str:
+    code, output = execs.exec_run(over_tls(), instance["name"], ["sh", "-c", script])
+    assert code == 0, output
+    return output.decode(errors="replace")
+
+
+async def test_a_relay_the_visitor_hung_up_leaves_no_process_behind(instance: dict[str, Any]) -> None:
+    # The real nc, to a port whose server streams and never ends (server-sent events, `docker logs -f`): once the
+    # visitor hangs up, the engine only ends nc's stdin and nc, half-closed, runs on for ever. A visitor opening and
+    # dropping connections would fill the instance with processes (and the server with clients, the engine with
+    # execs) past RELAYS_PER_INSTANCE, which holds only while they run.
+    ticker = "printf '#!/bin/sh\\nwhile :; do echo tick; sleep 0.2; done\\n' > /tick && chmod +x /tick"
+    await asyncio.to_thread(
+        _in, instance, f"{ticker} && (setsid busybox nc -ll -p 9000 -e /tick </dev/null >/dev/null 2>&1 &)"
+    )
+    relays = f"ps -eo args | grep -cxF 'busybox nc {instance['ip']} 9000' || true"
+    opened = []
+    for _ in range(3):
+        transport, recorder = await relay.create_connection(
+            over_tls(), instance["name"], _Recorder, instance["ip"], 9000
+        )
+        opened.append((transport, recorder))
+    async with asyncio.timeout(10):
+        while not all(recorder.data for _, recorder in opened):
+            await asyncio.sleep(0.1)
+    assert (await asyncio.to_thread(_in, instance, relays)).strip() == "3"
+    for transport, _ in opened:
+        transport.close()
+    async with asyncio.timeout(10):
+        while relay._open[(over_tls().url, instance["name"])]:
+            await asyncio.sleep(0.1)
+    assert (await asyncio.to_thread(_in, instance, relays)).strip() == "0"
+
+
+async def test_a_kill_the_instance_dawdles_over_frees_the_place_in_time(
+    instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The learner's grep (or sh) that never ends holds the relay's place for KILL_TIMEOUT, no longer, and no
+    # thread of the engine pool meanwhile.
+    monkeypatch.setattr(relay, "KILL", "sleep 60")
+    monkeypatch.setattr(relay, "KILL_TIMEOUT", 1.0)
+    monkeypatch.setattr(relay, "RELAY", ["sh", "-c", "sleep 60", "nc"])
+    transport, _ = await relay.create_connection(over_tls(), instance["name"], _Recorder, instance["ip"], 1)
+    transport.close()
+    async with asyncio.timeout(5):
+        while relay._open[(over_tls().url, instance["name"])]:
+            await asyncio.sleep(0.1)
