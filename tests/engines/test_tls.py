@@ -11,6 +11,7 @@ import io
 import shutil
 import socket
 import ssl
+import subprocess
 import tarfile
 import threading
 from pathlib import Path
@@ -331,6 +332,21 @@ async def test_its_client_files_are_read_once_and_off_the_event_loop(
         writer.close()
     assert len(read_by) == 1
     assert read_by[0] is not threading.main_thread()
+
+
+def test_a_malformed_name_stops_the_start_and_leaves_the_engine_as_it_was(second_engine: Daemon) -> None:
+    server = Path(SECOND_TLS).parent
+    kept = {name: (server / name).read_bytes() for name in ("server-cert.pem", "server-key.pem", "server-names")}
+    try:
+        with pytest.raises(subprocess.CalledProcessError) as failed:
+            start_second(ENGINE_TLS_NAMES="box2.example,203.0.113.7.9")
+        assert "bad ip address" in failed.value.stderr.decode()
+        # Neither a new key beside the old certificate nor the names recorded as served: the engine still answers.
+        assert {name: (server / name).read_bytes() for name in kept} == kept
+        assert Daemon(SECOND_TLS_URL, SECOND_TLS).problem(10) is None
+    finally:
+        start_second()
+    assert Daemon(SECOND_TLS_URL, SECOND_TLS).problem(10) is None
 
 
 async def test_an_engine_that_hangs_up_during_the_handshake_is_given_up_at_once() -> None:
