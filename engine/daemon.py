@@ -192,6 +192,9 @@ def _read_tls(tls: str) -> ssl.SSLContext:
 
 def check_tls(tls: str) -> None:
     """Raise EngineError unless the directory tls holds a CA, a client certificate and its key that TLS can load."""
+    if not Path(tls).is_absolute():
+        # Every process reads it from its own working directory: a relative one would hold only where it was given.
+        raise EngineError(f"{tls}: give the TLS directory as an absolute path")
     missing = [name for name in TLS_FILES if not (Path(tls) / name).is_file()]
     if missing:
         raise EngineError(f"{tls} lacks {', '.join(missing)} (the client files compose/engine/start --tls makes)")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from cryptography import x509
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -33,7 +34,7 @@ from router.hostnames import DirectName
 from sessions.models import Engine, Session
 from terminals import hub, ports
 from tests.conftest import Api
-from tests.engines.conftest import SECOND_TLS, SECOND_TLS_URL, SECOND_URL, start_second
+from tests.engines.conftest import GIB, SECOND_TLS, SECOND_TLS_URL, SECOND_URL, start_second
 from tests.gateway.conftest import Ssh, user_for
 from tests.router.conftest import BUILD_BUSYBOX
 from tests.router.test_http_routing import curl, url
@@ -138,6 +139,12 @@ def test_adding_an_engine_over_tls_checks_its_files(tls_pool: Pool, tmp_path: Pa
     call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", SECOND_TLS)
     added = Engine.objects.get(name="box")
     assert (added.url, added.tls, added.daemon.problem(3)) == (SECOND_TLS_URL, SECOND_TLS, None)
+
+
+def test_a_relative_tls_directory_is_refused(db: None) -> None:
+    # The admin takes what it is given; the worker, the router and the gateway do not share its working directory.
+    with pytest.raises(ValidationError, match="absolute path"):
+        Engine(name="box", url=SECOND_TLS_URL, memory_bytes=GIB, tls="engine2-tls/client").full_clean()
 
 
 async def test_an_engine_that_never_finishes_the_handshake_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
