@@ -2,10 +2,13 @@
 
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 
+from sessions import firewall
 from sessions.models import Playground
 from tests.conftest import Api, sh
 
@@ -77,3 +80,28 @@ def test_it_drops_packets_with_a_forged_source(live: Playground, api: Api) -> No
     for forged in ("203.0.113.5", theirs["ip"]):
         sh(mine, f"ip addr add {forged}/32 dev eth0 && ping -c2 -W1 -I {forged} 192.0.2.99")
     assert spoofing_drops() - before >= 4
+
+
+@pytest.fixture
+def no_egress() -> Iterator[None]:
+    """The sandboxes' firewall as SANDBOX_EGRESS=false makes it, for the test's length."""
+    firewall.fill_forward(egress=False)
+    try:
+        yield
+    finally:
+        firewall.fill_forward(egress=settings.SANDBOX_EGRESS)
+
+
+def test_without_egress_the_internet_is_refused_at_once_not_left_hanging(
+    live: Playground, api: Api, mirror: str, no_egress: None
+) -> None:
+    node = api.add(api.start())
+    started = time.monotonic()
+    code, output = sh(node, "getent hosts deb.debian.org; timeout 5 bash -c 'echo > /dev/tcp/198.51.100.1/80'")
+    assert code != 0, output
+    assert "No route to host" in output
+    assert time.monotonic() - started < 3, "a resolver's or TCP's retries, not a refusal"
+    # An image the mirror lacks: refused in words, as with egress.
+    code, output = sh(node, "docker pull alpine:3.20")
+    assert code != 0
+    assert "this playground has no internet access" in output, output
