@@ -227,12 +227,14 @@ def my_playground(request: HttpRequest) -> HttpResponse:
 def ping(request: HttpRequest) -> HttpResponse:
     """Tell a load balancer whether to send learners here, and how each engine is: 503 when no engine that takes
     sessions answers, 507 full."""
+    # Engines by name: /ping is open to anyone, and their addresses are the operator's (`manage.py engines list`).
     pool = engines.all_engines()
-    states = {url: "ok" if up else "unreachable" for url, up in engines.answering(pool).items()}
+    up = engines.answering(pool)
+    states = {e.name: "ok" if up[e.url] else "unreachable" for e in pool}
     taking = [e for e in pool if e.enabled and not e.draining]
-    if not any(states[e.url] == "ok" for e in taking):
-        down = [url for url, state in states.items() if state != "ok"] or [e.url for e in pool]
-        message = f"the sandbox engine at {', '.join(down)} does not answer within {settings.PING_TIMEOUT} s"
+    if not any(up[e.url] for e in taking):
+        down = [e.name for e in pool if not up[e.url]] or [e.name for e in pool]
+        message = f"the sandbox engine {', '.join(down)} does not answer within {settings.PING_TIMEOUT} s"
         if not taking:
             message = "no sandbox engine takes new sessions: every one is draining or disabled"
         return JsonResponse({"error": "engine_unreachable", "message": message, "engines": states}, status=503)

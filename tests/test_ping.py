@@ -16,7 +16,8 @@ def test_it_answers_ping_when_the_engine_is_up(client: Client, docker_engine: No
     response = client.get("/ping")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
-    assert response.json()["engines"] == {settings.SANDBOX_ENGINE: "ok"}
+    assert response.json()["engines"] == {"default": "ok"}
+    assert settings.SANDBOX_ENGINE not in response.content.decode(), "an engine's address is the operator's"
 
 
 def test_it_answers_507_at_capacity(
@@ -37,8 +38,10 @@ def test_it_answers_503_when_the_engine_is_unreachable(
     response = client.get("/ping")
     assert response.status_code == 503
     assert response.json()["error"] == "engine_unreachable"
-    assert dead in response.json()["message"]
-    assert response.json()["engines"] == {dead: "unreachable"}
+    timeout = settings.PING_TIMEOUT  # type: ignore[attr-defined]
+    assert response.json()["message"] == f"the sandbox engine default does not answer within {timeout} s"
+    assert response.json()["engines"] == {"default": "unreachable"}
+    assert str(tmp_path) not in response.content.decode()
 
 
 def test_it_answers_503_in_time_when_the_engine_hangs(

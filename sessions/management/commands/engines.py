@@ -87,7 +87,13 @@ class Command(BaseCommand):
             raise CommandError("; ".join(f"{field}: {' '.join(m)}" for field, m in e.message_dict.items())) from e
         problem = engine.daemon.problem()
         if problem:
-            raise CommandError(f"the engine at {url} does not answer ({problem}); start it first")
+            # A certificate refused is no engine to start: its files or its names are to be fixed.
+            hint = (
+                "check its TLS files and the names its certificate holds"
+                if "CERTIFICATE" in problem
+                else "start it first"
+            )
+            raise CommandError(f"the engine at {url} does not answer ({problem}); {hint}")
         try:
             engine.daemon.check_user_namespaces()
         except EngineError as e:
