@@ -133,15 +133,15 @@ def test_adding_an_engine_over_tls_checks_its_files(tls_pool: Pool, tmp_path: Pa
         (tmp_path / name).write_text("not a certificate\n")
     with pytest.raises(CommandError, match="do not load"):
         call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", str(tmp_path))
+    with pytest.raises(CommandError, match="TLS is for an engine at tcp://"):
+        call_command("engines", "add", "box", "unix:///run/playground/x.sock", "--memory", "1G", "--tls", SECOND_TLS)
+    Engine.objects.filter(name="second").delete()
     # A CA that did not sign the engine's certificate: nothing to start, the files to fix.
     for name in ("cert.pem", "key.pem"):
         shutil.copy(Path(SECOND_TLS, name), tmp_path / name)
     shutil.copy(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt", tmp_path / "ca.pem")
     with pytest.raises(CommandError, match="check its TLS files and the names its certificate holds"):
         call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", str(tmp_path))
-    with pytest.raises(CommandError, match="TLS is for an engine at tcp://"):
-        call_command("engines", "add", "box", "unix:///run/playground/x.sock", "--memory", "1G", "--tls", SECOND_TLS)
-    Engine.objects.filter(name="second").delete()
     call_command("engines", "add", "box", SECOND_TLS_URL, "--memory", "1G", "--tls", SECOND_TLS)
     added = Engine.objects.get(name="box")
     assert (added.url, added.tls, added.daemon.problem(3)) == (SECOND_TLS_URL, SECOND_TLS, None)
