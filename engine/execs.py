@@ -119,13 +119,10 @@ def _kill_exec(api: docker.APIClient, exec_id: str) -> None:
             time.sleep(0.05)
             info = api.exec_inspect(exec_id)
         pid, container = int(info.get("Pid") or 0), str(info["ContainerID"])
-        if not info["Running"] or pid <= 0:
+        if not info["Running"] or pid <= 0 or container not in Path(f"/proc/{pid}/cgroup").read_text():
             return
-        try:
-            if container not in Path(f"/proc/{pid}/cgroup").read_text():
-                return
-            os.killpg(pid, signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError):
-            return  # (a remote engine's process, or one that has just ended)
+        os.killpg(pid, signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # a remote engine's process, or one that has just ended
     except (*ENGINE_ERRORS, OSError, KeyError, ValueError) as e:
         log.warning("could not stop exec %s: %s", exec_id, e)

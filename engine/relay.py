@@ -161,11 +161,12 @@ class _Relayed(ExecOutput):
         for event in held:
             event()
 
-    def _tell(self, event: Callable[[], object]) -> None:
+    def _tell(self, event: Callable[..., object], *args: object) -> None:
+        # Per read of the port's bytes: nothing is made for the call once the caller has had its protocol.
         if self.held is None:
-            event()
+            event(*args)
         else:
-            self.held.append(event)
+            self.held.append(functools.partial(event, *args))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -175,7 +176,7 @@ class _Relayed(ExecOutput):
         if self.cut:
             return  # (the rest of a read that brought the cut)
         if kind == 1:
-            self._tell(functools.partial(give, self.protocol, data))
+            self._tell(give, self.protocol, data)
             return
         self.stderr += data[: STDERR_LIMIT + 1 - len(self.stderr)]
         if len(self.stderr) > STDERR_LIMIT:
@@ -205,7 +206,7 @@ class _Relayed(ExecOutput):
             self.key = None
         if not self.lost:  # (pipe_output reports a loss it found; the transport may report it again)
             self.lost = True
-            self._tell(functools.partial(self.protocol.connection_lost, exc))
+            self._tell(self.protocol.connection_lost, exc)
 
     def pause_writing(self) -> None:
         self.protocol.pause_writing()

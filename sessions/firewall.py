@@ -44,12 +44,12 @@ class FirewallError(Exception):
 
 def forward_rules(egress: bool, nameservers: list[str]) -> list[list[str]]:
     """Return the rules for traffic routed through the host from or to a session's bridge."""
-    # The engine's DNS forwards a sandbox's lookups from the sandbox itself, to the host's resolvers (often a
-    # private address in a cloud).
     # Without egress, what leaves for the internet is refused rather than dropped: a lookup or a connection fails
     # at once ("No route to host"), where a dropped one would hang through its resolver's or TCP's retries
     # (`docker pull` waited 10 s on a name before saying the playground has no internet access).
     closed = ["REJECT", "--reject-with", "icmp-admin-prohibited"]
+    # The engine's DNS forwards a sandbox's lookups from the sandbox itself, to the host's resolvers (often a
+    # private address in a cloud).
     dns = [
         ["-i", BRIDGES, "-d", server, "-p", proto, "--dport", "53", "-j", *(["ACCEPT"] if egress else closed)]
         for server in nameservers
